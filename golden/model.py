@@ -1,9 +1,15 @@
-"""Bit-exact golden model of the delaycore integer semantics (``docs/model.md``).
+"""Golden model of the delaycore semantics (``docs/model.md``): inference and learning.
 
 :class:`GoldenCore` advances a :class:`~golden.network.Network` one time step at a time,
-vectorised over neurons, synapses and a batch of independent samples. The RTL is compared
-against it every step, so it implements the formulas of ``docs/model.md`` literally and does
-nothing clever with the arithmetic.
+vectorised over neurons, synapses and a batch of independent copies of the network (each copy
+has its own weights and delays, so a batch can hold independent learners). The RTL is
+compared against it every step, so it implements the formulas of ``docs/model.md`` literally.
+
+Two arithmetic modes share the same code:
+
+- ``exact=True`` (default): integer arithmetic, bit-exact with the RTL;
+- ``exact=False``: the same rules in float64 (shifts become divisions by powers of two,
+  rounding disappears, ranges and clamps stay), for algorithm work.
 """
 
 from __future__ import annotations
@@ -12,9 +18,13 @@ import dataclasses
 
 import numpy as np
 
+from .learning import mix32
 from .network import Network
 
-__all__ = ["StepResult", "GoldenCore", "run", "saturate"]
+__all__ = ["StepResult", "GoldenCore", "run", "saturate", "synapse_addresses"]
+
+# Stream numbers of the stochastic-rounding hash (docs/model.md, section 7.6).
+STREAM_WEIGHT, STREAM_SYNAPTIC_DELAY, STREAM_AXONAL_DELAY = 0, 1, 2
 
 
 def saturate(x: np.ndarray, bits: int) -> np.ndarray:
@@ -22,79 +32,161 @@ def saturate(x: np.ndarray, bits: int) -> np.ndarray:
     return np.clip(x, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
 
 
+def synapse_addresses(net: Network, proj: str) -> np.ndarray:
+    """Flat synapse-memory index of every synapse of a projection, shape ``(post, pre)``.
+
+    The layout is the one the RTL sequencer walks (``docs/architecture.md``); the learning
+    rule's stochastic rounding is keyed by it.
+    """
+    n_rec = net.n_hidden if net.recurrent else 0
+    row = net.n_in + n_rec
+    post, pre = net.projection_shape(proj)
+    posts, pres = np.meshgrid(np.arange(post), np.arange(pre), indexing="ij")
+    if proj == "in":
+        return posts * row + pres
+    if proj == "rec":
+        return posts * row + net.n_in + pres
+    return net.n_hidden * row + posts * net.n_hidden + pres
+
+
+def _axon_addresses(net: Network, proj: str) -> np.ndarray:
+    """Source index keying an axonal delay's rounding: inputs, then rec, then out sources."""
+    base = {"in": 0, "rec": net.n_in, "out": net.n_in + net.n_hidden}[proj]
+    return base + np.arange(net.projection_shape(proj)[1])
+
+
 @dataclasses.dataclass
 class StepResult:
     """State after one step. Arrays have a leading batch axis unless the input had none."""
 
-    v: np.ndarray  #: hidden membranes after reset, int64 ``[..., n_hidden]``
+    v: np.ndarray  #: hidden membranes after reset ``[..., n_hidden]``
     z: np.ndarray  #: hidden spikes, bool ``[..., n_hidden]``
-    y: np.ndarray  #: readout values, int64 ``[..., n_out]``
-    vpre: np.ndarray  #: hidden membranes before reset, int64 ``[..., n_hidden]``
+    y: np.ndarray  #: readout values ``[..., n_out]``
+    vpre: np.ndarray  #: hidden membranes before reset ``[..., n_hidden]``
 
 
 class _Projection:
-    """Weights and integer delays of one projection, arranged for fast gathering."""
+    """Weights and stored delays of one projection, one copy per batch element."""
 
-    def __init__(self, net: Network, proj: str):
-        self.w_eff = net.effective_weights(proj)  # (post, pre)
+    def __init__(self, net: Network, proj: str, batch: int, dtype):
+        self.name = proj
         self.kind = net.delay_kind(proj)
-        delays = net.integer_delays(proj)  # (post, pre)
-        self.pre_index = np.arange(delays.shape[1])
-        # Axonal and absent delays are the same for every target, so one delayed spike
-        # vector per source serves all targets and the sum is a matrix product.
-        self.per_source = self.kind != "synaptic"
-        self.delays = delays[0] if self.per_source else delays
+        post, pre = net.projection_shape(proj)
+        self.pre_index = np.arange(pre)
+        self.w = np.repeat(net.weights(proj)[None].astype(dtype), batch, axis=0)
+        stored = getattr(net, f"d_{proj}")
+        self.d = None if stored is None else np.repeat(stored[None].astype(dtype), batch, axis=0)
+        self.addresses = synapse_addresses(net, proj)
+        self.axon_addresses = _axon_addresses(net, proj)
+        # Recurrent spikes of this step are not visible yet: its delay 0 is the previous step.
+        self.newest_offset = 1 if proj == "rec" else 0
 
-    def drive(self, history: np.ndarray, newest: int) -> np.ndarray:
-        """Sum of ``w_eff * spike`` with the spike read ``delay`` slots before ``newest``.
+    def integer_delays(self, delay_frac: int) -> np.ndarray:
+        """Integer delays, ``[batch, post, pre]`` (synaptic) or ``[batch, pre]`` otherwise."""
+        if self.d is None:
+            return np.zeros((self.w.shape[0], len(self.pre_index)), dtype=np.int64)
+        return np.floor_divide(self.d, 1 << delay_frac).astype(np.int64)
 
-        ``history`` is ``[batch, slots, pre]``; returns ``[batch, post]`` int64.
+    def gather(self, ring: np.ndarray, newest: int, delays: np.ndarray) -> np.ndarray:
+        """``ring[b, slot(newest - delay), pre]`` for every synapse, ``[batch, post, pre]``.
+
+        Axonal and absent delays are per source, so the result broadcasts over ``post``.
         """
-        slots = history.shape[1]
-        slot = (newest - self.delays) % slots
-        if self.per_source:
-            delayed = history[:, slot, self.pre_index].astype(np.int64)  # (batch, pre)
-            return delayed @ self.w_eff.T
-        delayed = history[:, slot, self.pre_index[None, :]]  # (batch, post, pre)
-        return np.einsum("bij,ij->bi", delayed.astype(np.int64), self.w_eff)
+        slots = ring.shape[1]
+        batch_index = np.arange(ring.shape[0])
+        slot = (newest - delays) % slots
+        if delays.ndim == 2:  # per source
+            return ring[batch_index[:, None], slot, self.pre_index[None, :]][:, None, :]
+        return ring[batch_index[:, None, None], slot, self.pre_index[None, None, :]]
 
 
 class GoldenCore:
-    """Integer golden model of one delaycore network.
+    """Golden model of one delaycore network.
 
     Parameters
     ----------
     net : Network
-        The network to simulate. Its arrays are read when the core is made; make a new core
-        after changing them.
+        The network. Its arrays are copied (one copy per batch element); the learned values
+        are in :attr:`projections` and are written back by :meth:`export_network`.
     batch : int
-        Number of independent samples advanced together.
+        Number of independent copies advanced together.
+    exact : bool
+        Integer, bit-exact arithmetic (``True``) or the same rules in float64.
     """
 
-    def __init__(self, net: Network, batch: int = 1):
+    def __init__(self, net: Network, batch: int = 1, *, exact: bool = True):
         if not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be a positive integer, got {batch!r}")
         self.net = net
         self.batch = batch
-        # d_max + 1 slots: the recurrent projection reads up to d_max steps back while the
-        # slot of the current step is still unwritten.
-        self.slots = net.d_max + 1
-        self.proj_in = _Projection(net, "in")
-        self.proj_rec = _Projection(net, "rec") if net.recurrent else None
-        self.proj_out = _Projection(net, "out")
+        self.exact = exact
+        self.dtype = np.int64 if exact else np.float64
+        self.rule = net.learning
+        half_width = self.rule.kernel_half_width if self.rule is not None else 0
+        # One slot more than the deepest read: the recurrent projection reads d_max steps
+        # back while the slot of the current step is still unwritten; the delay kernel reads
+        # 2W+1 trace slots.
+        self.slots = max(net.d_max, 2 * half_width + 1) + 1
+        self.projections = {p: _Projection(net, p, batch, self.dtype) for p in net.projections()}
+        # Counts learning steps per batch element; keys the stochastic rounding, so it is
+        # not cleared between samples (docs/model.md 7.6).
+        self.learn_count = np.zeros(batch, dtype=np.uint64)
         self.reset()
 
-    def reset(self) -> None:
-        """Zero all state: membranes, readouts, spike histories and the step counter."""
-        net, b = self.net, self.batch
-        self.t = 0
-        self.v = np.zeros((b, net.n_hidden), dtype=np.int64)
-        self.y = np.zeros((b, net.n_out), dtype=np.int64)
-        self.hist_in = np.zeros((b, self.slots, net.n_in), dtype=bool)
-        self.hist_hidden = np.zeros((b, self.slots, net.n_hidden), dtype=bool)
+    # -- arithmetic shared by both modes ----------------------------------------------------
 
-    def step(self, spikes) -> StepResult:
-        """Advance one time step with input spikes ``[n_in]`` or ``[batch, n_in]``."""
+    def _shr(self, x, shift: int):
+        """Arithmetic shift right (floor), or division in float mode."""
+        return x >> shift if self.exact else x / float(1 << shift)
+
+    def _round_shift(self, x, shift: int, keys):
+        """``x >> shift`` with the rule's rounding (docs/model.md 7.6)."""
+        if not self.exact:
+            return x / float(1 << shift)
+        if self.rule.rounding == "truncate":
+            return np.sign(x) * (np.abs(x) >> shift)
+        random_bits = (mix32(keys) & np.uint64((1 << shift) - 1)).astype(np.int64)
+        return (x + random_bits) >> shift
+
+    def _hash_keys(self, addresses: np.ndarray, stream: int) -> np.ndarray:
+        """Hash keys ``[batch, ...addresses]`` of this learning step."""
+        count = (self.learn_count.astype(np.uint64) << np.uint64(16)) & np.uint64(0xFFFF_FFFF)
+        base = np.uint64(self.rule.seed) ^ count ^ np.uint64(stream << 30)
+        shape = (self.batch,) + (1,) * addresses.ndim
+        return base.reshape(shape) ^ addresses.astype(np.uint64)[None]
+
+    # -- state --------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Zero the state of a new sample: membranes, readouts, spike and trace rings.
+
+        Learned parameters and the learning-step counter are kept.
+        """
+        net, b, s = self.net, self.batch, self.slots
+        self.t = 0
+        self.v = np.zeros((b, net.n_hidden), dtype=self.dtype)
+        self.y = np.zeros((b, net.n_out), dtype=self.dtype)
+        self.spikes_in = np.zeros((b, s, net.n_in), dtype=bool)
+        self.spikes_hidden = np.zeros((b, s, net.n_hidden), dtype=bool)
+        self.trace_in = np.zeros((b, s, net.n_in), dtype=self.dtype)
+        self.trace_hidden = np.zeros((b, s, net.n_hidden), dtype=self.dtype)
+        self.dtrace_in = np.zeros((b, s, net.n_in), dtype=self.dtype)
+        self.dtrace_hidden = np.zeros((b, s, net.n_hidden), dtype=self.dtype)
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def step(self, spikes, *, labels=None, learn=None) -> StepResult:
+        """Advance one time step.
+
+        Parameters
+        ----------
+        spikes : array, shape (n_in,) or (batch, n_in)
+            Input spikes of this step.
+        labels : int or array of int, shape (batch,), optional
+            Class of each batch element's sample; required when learning.
+        learn : bool or array of bool, shape (batch,), optional
+            Whether this step is a learning step (the sample's target mask), per element.
+        """
         net = self.net
         spikes = np.asarray(spikes)
         unbatched = spikes.ndim == 1
@@ -103,25 +195,37 @@ class GoldenCore:
         if spikes.shape != (self.batch, net.n_in):
             raise ValueError(f"input spikes must have shape ({self.batch}, {net.n_in}) "
                              f"or ({net.n_in},), got {spikes.shape}")
+        learn = np.broadcast_to(np.asarray(False if learn is None else learn, dtype=bool),
+                                (self.batch,))
+        if learn.any() and self.rule is None:
+            raise ValueError("learning requested but the network has no 'learning' rule")
         slot = self.t % self.slots
-        self.hist_in[:, slot, :] = spikes != 0
+        self.spikes_in[:, slot, :] = spikes != 0
+        if self.rule is not None:
+            self._update_traces(self.trace_in, self.dtrace_in, self.spikes_in[:, slot])
 
-        current = self.proj_in.drive(self.hist_in, slot)
-        if self.proj_rec is not None:
-            # Hidden spikes of this step are not in the history yet: delay 0 = previous step.
-            current += self.proj_rec.drive(self.hist_hidden, slot - 1)
-        leak = (net.alpha * self.v) >> net.decay_bits
-        vpre = saturate(leak + current, net.v_bits)
+        # Old delays: learning in this step reads the same delays the forward pass used.
+        delays = {p: proj.integer_delays(net.delay_frac) for p, proj in self.projections.items()}
+        current = self._drive("in", self.spikes_in, delays["in"])
+        if net.recurrent:
+            current = current + self._drive("rec", self.spikes_hidden, delays["rec"])
+        vpre = saturate(self._shr(net.alpha * self.v, net.decay_bits) + current, net.v_bits)
         z = vpre >= net.theta
-        if net.reset == "soft":
-            after_spike = vpre - net.theta
-        else:
-            after_spike = np.zeros_like(vpre)
+        after_spike = vpre - net.theta if net.reset == "soft" else np.zeros_like(vpre)
         self.v = np.where(z, after_spike, vpre)
-        self.hist_hidden[:, slot, :] = z
+        self.spikes_hidden[:, slot, :] = z
+        if self.rule is not None:
+            self._update_traces(self.trace_hidden, self.dtrace_hidden, z)
 
-        readout_leak = (net.kappa * self.y) >> net.decay_bits
-        self.y = saturate(readout_leak + self.proj_out.drive(self.hist_hidden, slot), net.y_bits)
+        readout_leak = self._shr(net.kappa * self.y, net.decay_bits)
+        self.y = saturate(readout_leak + self._drive("out", self.spikes_hidden, delays["out"]),
+                          net.y_bits)
+
+        if learn.any():
+            if labels is None:
+                raise ValueError("labels are required on learning steps")
+            self._learn(vpre, np.broadcast_to(np.asarray(labels), (self.batch,)), learn, delays)
+            self.learn_count = self.learn_count + learn.astype(np.uint64)
         self.t += 1
 
         result = StepResult(v=self.v.copy(), z=z, y=self.y.copy(), vpre=vpre)
@@ -130,12 +234,94 @@ class GoldenCore:
                                   for f in dataclasses.fields(StepResult)))
         return result
 
+    def _drive(self, proj: str, ring: np.ndarray, delays: np.ndarray) -> np.ndarray:
+        """Synaptic input ``sum_pre (w >> weight_frac) * spike(delayed)``, ``[batch, post]``."""
+        p = self.projections[proj]
+        newest = self.t - p.newest_offset
+        w_eff = self._shr(p.w, self.net.weight_frac)
+        arrived = p.gather(ring, newest, delays)
+        return np.einsum("bij,bij->bi", np.broadcast_to(arrived, w_eff.shape).astype(w_eff.dtype),
+                         w_eff)
+
+    def _update_traces(self, trace: np.ndarray, dtrace: np.ndarray, spikes: np.ndarray) -> None:
+        """Presynaptic trace of this step, and the delay-derivative trace ``W`` steps back."""
+        rule, t, s = self.rule, self.t, self.slots
+        previous = trace[:, (t - 1) % s]
+        new = self._shr(rule.trace_decay * previous, self.net.decay_bits) \
+            + spikes.astype(self.dtype) * (1 << rule.trace_shift)
+        trace[:, t % s] = np.clip(new, 0, (1 << rule.trace_bits) - 1)
+        half_width = rule.kernel_half_width
+        if t < half_width:
+            return  # u[tau] for tau < 0 stays 0
+        # u[tau] = sum_m g[m] x[tau - m], tau = t - W, m = -W..W reads x[t .. t - 2W].
+        window = trace[:, [(t - half_width - m) % s for m in range(-half_width, half_width + 1)]]
+        total = np.einsum("bms,m->bs", window, rule.kernel.astype(self.dtype))
+        dtrace[:, (t - half_width) % s] = saturate(self._shr(total, rule.kernel_shift),
+                                                   rule.u_bits)
+
+    def _learn(self, vpre, labels, learn, delays) -> None:
+        """One learning step: error, learning signal, post factors, weight and delay updates."""
+        net, rule = self.net, self.rule
+        target = np.where(np.arange(net.n_out)[None, :] == labels[:, None], rule.target_amp, 0)
+        error = saturate(self.y - target, net.y_bits) * learn[:, None]
+        feedback = self.projections["out"].w if rule.feedback == "symmetric" \
+            else np.broadcast_to(rule.b_fb, (self.batch,) + rule.b_fb.shape)
+        signal = saturate(self._shr(np.einsum("bki,bk->bi", feedback, error), rule.l_shift),
+                          rule.l_bits)
+        distance = np.abs(vpre - net.theta)
+        lut_index = np.minimum(np.floor_divide(distance, 1 << rule.psi_shift), 255).astype(int)
+        psi = rule.psi_lut[lut_index]
+        post_factor = {"hidden": self._shr(signal * psi, 8), "out": error}
+
+        eta = {"in": rule.eta_in, "rec": rule.eta_rec, "out": rule.eta_out}
+        w_lo, w_hi = -(1 << (net.weight_bits - 1)), (1 << (net.weight_bits - 1)) - 1
+        d_hi = (net.d_max << net.delay_frac) - 1
+        half_width = rule.kernel_half_width
+        for name, p in self.projections.items():
+            factor = post_factor["out" if name == "out" else "hidden"][:, :, None]
+            newest = self.t - p.newest_offset
+            w_old = p.w
+            if rule.learn_delays and p.kind != "none":
+                # Delay eligibility: post factor x current weight x delay-derivative trace,
+                # read at the synapse's delay but no newer than the newest final u (t - W).
+                u = p.gather(self.dtrace_in if name == "in" else self.dtrace_hidden,
+                             newest, np.maximum(delays[name], half_width))
+                term = factor * self._shr(w_old, net.weight_frac) * u
+                if p.kind == "synaptic":
+                    keys = self._hash_keys(p.addresses, STREAM_SYNAPTIC_DELAY)
+                    step = self._round_shift(term, rule.eta_delay, keys)
+                else:
+                    keys = self._hash_keys(p.axon_addresses, STREAM_AXONAL_DELAY)
+                    step = self._round_shift(term.sum(axis=1), rule.eta_delay, keys)
+                p.d = np.clip(p.d - step, 0, d_hi)
+            if rule.learn_weights:
+                x = p.gather(self.trace_in if name == "in" else self.trace_hidden,
+                             newest, delays[name])
+                keys = self._hash_keys(p.addresses, STREAM_WEIGHT)
+                step = self._round_shift(factor * x, eta[name], keys)
+                p.w = np.clip(w_old - step, w_lo, w_hi)
+
+    # -- parameters -------------------------------------------------------------------------
+
+    def export_network(self, index: int = 0) -> Network:
+        """The network with the learned weights and delays of batch element ``index``."""
+        data = self.net.to_dict()
+        for name, p in self.projections.items():
+            w, d = p.w[index], None if p.d is None else p.d[index]
+            if not self.exact:  # float learning: round to the stored integer grid
+                w = np.rint(w).astype(np.int64)
+                d = None if d is None else np.rint(d).astype(np.int64)
+            data[f"w_{name}"] = w
+            if d is not None:
+                data[f"d_{name}"] = d
+        return Network.from_dict(data)
+
 
 def run(net: Network, spikes) -> dict[str, np.ndarray]:
-    """Run ``spikes`` (``[T, n_in]`` or ``[batch, T, n_in]``) from zero state.
+    """Run ``spikes`` (``[T, n_in]`` or ``[batch, T, n_in]``) from zero state, no learning.
 
-    Returns a dict with ``v``, ``z``, ``y`` (and ``vpre``) with a time axis after the
-    batch axis (or first, for unbatched input).
+    Returns a dict with ``v``, ``z``, ``y`` and ``vpre``, with a time axis after the batch
+    axis (or first, for unbatched input).
     """
     spikes = np.asarray(spikes)
     unbatched = spikes.ndim == 2

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .learning import LearningRule
+
 __all__ = [
     "DELAY_KINDS",
     "RESET_MODES",
@@ -113,6 +115,7 @@ class Network:
     decay_bits: int = 8
     v_bits: int = 16
     y_bits: int = 16
+    learning: LearningRule | None = None
 
     def __post_init__(self):
         self._validate()
@@ -170,6 +173,17 @@ class Network:
             shape = (post, pre) if kind == "synaptic" else (pre,)
             setattr(self, d_field, _check_array(d_field, delays, shape, 0, delay_hi))
 
+        if self.learning is not None:
+            try:
+                if isinstance(self.learning, dict):
+                    self.learning = LearningRule.from_dict(self.learning)
+                if not isinstance(self.learning, LearningRule):
+                    raise ValueError(f"learning must be a table of fields, "
+                                     f"got {type(self.learning).__name__}")
+                self.learning.validate(self)
+            except (TypeError, ValueError) as err:
+                raise NetworkError(str(err)) from None
+
     # -- derived quantities -----------------------------------------------------------------
 
     def projection_shape(self, proj: str) -> tuple[int, int]:
@@ -219,6 +233,8 @@ class Network:
             value = getattr(self, field.name)
             if value is None:
                 continue
+            if isinstance(value, LearningRule):
+                value = value.to_dict()
             out[field.name] = value.tolist() if isinstance(value, np.ndarray) else value
         return out
 
