@@ -14,14 +14,17 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "ERROR_MODES",
     "FEEDBACK_MODES",
     "ROUNDING_MODES",
     "LearningRule",
+    "exp_lut",
     "gaussian_psi_lut",
     "gaussian_derivative_kernel",
     "mix32",
 ]
 
+ERROR_MODES = ("mse", "softmax")
 FEEDBACK_MODES = ("symmetric", "random")
 ROUNDING_MODES = ("truncate", "stochastic")
 PSI_LUT_SIZE = 256
@@ -35,6 +38,15 @@ def gaussian_psi_lut(width: float = 24.0, height: int = 255) -> np.ndarray:
     """
     n = np.arange(PSI_LUT_SIZE)
     return np.round(height * np.exp(-(n / width) ** 2 / 2)).astype(np.int64)
+
+
+def exp_lut(scale: float = 8.0, height: int = 255) -> np.ndarray:
+    """Softmax LUT: entry ``n`` is ``height * exp(-n / scale)`` (``n`` in LUT steps).
+
+    With ``softmax_shift`` = ``s`` the softmax temperature is ``scale * 2**s`` readout units.
+    """
+    n = np.arange(PSI_LUT_SIZE)
+    return np.round(height * np.exp(-n / scale)).astype(np.int64)
 
 
 def gaussian_derivative_kernel(half_width: int = 3, sigma: float = 1.5,
@@ -110,6 +122,14 @@ class LearningRule:
         ``min(|vpre - theta| >> psi_shift, 255)``.
     psi_shift : int
         Membrane distance per LUT step, as a shift.
+    error : {"mse", "softmax"}
+        Readout error: ``y - ystar`` (squared-error gradient) or a softmax of the readouts
+        minus the one-hot target, both in readout units (``docs/model.md`` 7.2).
+    exp_lut : array of int, shape (256,)
+        Softmax exponential, 8-bit unsigned, indexed by
+        ``min((max_k y_k - y_k) >> softmax_shift, 255)``; entry 0 must be positive.
+    softmax_shift : int
+        Readout distance per ``exp_lut`` step, as a shift (sets the temperature).
     feedback : {"symmetric", "random"}
         Learning-signal weights: the current readout weights, or fixed ``b_fb``.
     b_fb : array of int, shape (n_out, n_hidden), optional
@@ -119,7 +139,8 @@ class LearningRule:
     l_bits : int
         Signed width of the learning signal and of the hidden post factor.
     target_amp : int
-        Readout target of the labelled class (others: 0), in the readout range.
+        Readout target of the labelled class (others: 0), in the readout range; with the
+        softmax error, the scale of the probabilities.
     eta_in, eta_rec, eta_out : int
         Weight learning rates of each projection, as right shifts.
     eta_delay : int
@@ -143,6 +164,9 @@ class LearningRule:
     trace_decay: int = 205
     psi_lut: np.ndarray = dataclasses.field(default_factory=gaussian_psi_lut)
     psi_shift: int = 4
+    error: str = "mse"
+    exp_lut: np.ndarray = dataclasses.field(default_factory=exp_lut)
+    softmax_shift: int = 2
     feedback: str = "symmetric"
     b_fb: np.ndarray | None = None
     l_shift: int = 8
@@ -175,6 +199,15 @@ class LearningRule:
                                       (1 << net.decay_bits) - 1)
         self.psi_lut = _int_array("psi_lut", self.psi_lut, (PSI_LUT_SIZE,), 0, 255)
         self.psi_shift = _int_field("psi_shift", self.psi_shift, 0, 16)
+        if self.error not in ERROR_MODES:
+            raise ValueError(f"learning.error must be one of {', '.join(ERROR_MODES)}, "
+                             f"got {self.error!r}")
+        self.exp_lut = _int_array("exp_lut", self.exp_lut, (PSI_LUT_SIZE,), 0, 255)
+        if self.exp_lut[0] < 1:
+            # The largest readout has q = exp_lut[0]; the softmax sum must not be 0.
+            raise ValueError("learning.exp_lut[0] must be >= 1 (the softmax divides by the "
+                             "sum of the entries it reads)")
+        self.softmax_shift = _int_field("softmax_shift", self.softmax_shift, 0, 16)
         if self.feedback not in FEEDBACK_MODES:
             raise ValueError(f"learning.feedback must be one of {', '.join(FEEDBACK_MODES)}, "
                              f"got {self.feedback!r}")

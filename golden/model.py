@@ -155,6 +155,26 @@ class GoldenCore:
         shape = (self.batch,) + (1,) * addresses.ndim
         return base.reshape(shape) ^ addresses.astype(np.uint64)[None]
 
+    def load_parameters(self, net: Network) -> None:
+        """Go on with the parameters of ``net``, keeping all state (rings included).
+
+        This is what the hardware does when new weights and delays are written between two
+        steps: spikes in flight arrive with the weight and delay read at arrival
+        (docs/model.md section 5). ``net`` must have the sizes, delay kinds and formats of
+        the current network.
+        """
+        mine, theirs = self.net.to_dict(), net.to_dict()
+        for field in ("n_in", "n_hidden", "n_out", "recurrent", "delay_in", "delay_rec",
+                      "delay_out", "d_max", "weight_bits", "weight_frac", "delay_frac",
+                      "decay_bits", "v_bits", "y_bits"):
+            if mine.get(field) != theirs.get(field):
+                raise ValueError(f"load_parameters: {field} differs "
+                                 f"({mine.get(field)!r} -> {theirs.get(field)!r})")
+        replacement = GoldenCore(net, self.batch, exact=self.exact)
+        if replacement.slots != self.slots:
+            raise ValueError("load_parameters: the learning kernel width changes the ring size")
+        self.net, self.rule, self.projections = net, net.learning, replacement.projections
+
     # -- state --------------------------------------------------------------------------------
 
     def reset(self) -> None:
@@ -259,11 +279,26 @@ class GoldenCore:
         dtrace[:, (t - half_width) % s] = saturate(self._shr(total, rule.kernel_shift),
                                                    rule.u_bits)
 
+    def _error(self, labels) -> np.ndarray:
+        """Readout error ``e_k`` of this step, ``[batch, n_out]`` (docs/model.md 7.2)."""
+        net, rule = self.net, self.rule
+        target = np.where(np.arange(net.n_out)[None, :] == labels[:, None], rule.target_amp, 0)
+        if rule.error == "mse":
+            return saturate(self.y - target, net.y_bits)
+        # Softmax relative to the largest readout: one LUT read per readout, one sum and one
+        # division per step. The largest readout reads exp_lut[0] >= 1, so the sum is > 0.
+        distance = self.y.max(axis=1, keepdims=True) - self.y
+        index = np.minimum(np.floor_divide(distance, 1 << rule.softmax_shift), 255).astype(int)
+        q = rule.exp_lut[index].astype(self.dtype)
+        scaled = q * rule.target_amp
+        total = q.sum(axis=1, keepdims=True)
+        probability = scaled // total if self.exact else scaled / total
+        return probability - target
+
     def _learn(self, vpre, labels, learn, delays) -> None:
         """One learning step: error, learning signal, post factors, weight and delay updates."""
         net, rule = self.net, self.rule
-        target = np.where(np.arange(net.n_out)[None, :] == labels[:, None], rule.target_amp, 0)
-        error = saturate(self.y - target, net.y_bits) * learn[:, None]
+        error = self._error(labels) * learn[:, None]
         feedback = self.projections["out"].w if rule.feedback == "symmetric" \
             else np.broadcast_to(rule.b_fb, (self.batch,) + rule.b_fb.shape)
         signal = saturate(self._shr(np.einsum("bki,bk->bi", feedback, error), rule.l_shift),

@@ -1,0 +1,489 @@
+"""The delaycore core: sequencer, accumulator, parameter and state memories, bus decode.
+
+One time step walks every synapse of the network once, one synapse per clock, in the order
+of the synapse memory (``docs/architecture.md``, step schedule):
+
+1. ``INPUT``: the input spikes sampled with ``start`` go into slot ``p`` of the input rings,
+   one input per cycle.
+2. ``HIDDEN``: each hidden neuron streams its input, then its recurrent synapses through a
+   two-stage pipeline, then is updated by the :class:`~rtl.neuron.NeuronUnit`. Its spike is
+   shifted into the pending spike register, not into a ring, so that the recurrent
+   projection of later neurons still sees ``z[t - 1 - d]``.
+3. ``HIDDEN_WRITE``: the pending spikes go into slot ``p`` of the hidden rings.
+4. ``OUTPUT``: each readout streams its synapses, then ``y`` is updated.
+5. The ring pointer ``p`` and the step counter advance (they are the same register:
+   ``p = STEP mod ring``), and ``done`` pulses.
+
+The synapse pipeline
+--------------------
+Stage 0 (*fetch*) drives the read addresses from the sequencer counters: the synapse word,
+the source's axonal delay and the source's spike ring. Stage 1 (*accumulate*) has the three
+words: it picks the delay of the projection's kind, selects the delayed bit of the ring and
+adds ``w >> weight_frac`` to the accumulator (restarting it on a neuron's first synapse). In
+the same cycle the neuron's parameters and state are read, addressed by the stage-1 neuron
+index, so that stage 2 (*update*) applies the :class:`~rtl.neuron.NeuronUnit` to the finished
+sum while stage 1 already accumulates the next neuron: consecutive neurons follow each other
+without bubbles.
+
+Pending spike register
+----------------------
+``out_spikes`` is one ``max_hidden``-bit register, used without decoders or wide muxes:
+it is zeroed at ``start``; each hidden update shifts its spike in at the top (after
+``n_hidden`` updates spike ``i`` is at bit ``max_hidden - n_hidden + i``, below are zeros);
+writing the hidden rings rotates it left ``n_hidden`` times, taking each spike from the top
+bit, which leaves spike ``i`` at bit ``i``. ``out_spikes`` is therefore valid while ``busy``
+is low.
+"""
+
+from amaranth.hdl import C, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import enum, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from . import memory_map as mm
+from .bus import DATA_WIDTH, ConfigBus
+from .delay_line import DelayLineMemory
+from .neuron import NeuronUnit
+from .params import CoreParams
+from .synapse_mem import SynapseMemory
+
+__all__ = ["Core", "Projection"]
+
+
+class Projection(enum.Enum, shape=2):
+    """Projection of the synapse in a pipeline stage."""
+    IN = 0
+    REC = 1
+    OUT = 2
+
+
+class Core(wiring.Component):
+    """A delaycore core.
+
+    Parameters
+    ----------
+    params : CoreParams
+        Capacity and number formats.
+
+    Members
+    -------
+    bus : In(ConfigBus())
+        Configuration bus; accesses while ``busy`` is high are ignored.
+    start : In(1)
+        Start one time step (ignored while busy); ``in_spikes`` is sampled in this cycle.
+    clear : In(1)
+        Zero ``v``, ``y``, every spike ring, the ring pointer, the step counter and
+        ``out_spikes`` (ignored while busy; wins over ``start``). Takes
+        ``params.clear_cycles`` cycles with ``busy`` high and no ``done`` pulse.
+    in_spikes : In(max_in)
+        Input spike vector of the step, bit ``j`` for input ``j``.
+    busy : Out(1)
+        A step or a clear is running.
+    done : Out(1)
+        One-cycle pulse in the first cycle after a step (``busy`` is low again, so the bus
+        can be used in the same cycle).
+    out_spikes : Out(max_hidden)
+        Hidden spikes ``z[t]`` of the last step, bit ``i`` for neuron ``i``; valid while
+        ``busy`` is low.
+    """
+
+    def __init__(self, params: CoreParams):
+        if not isinstance(params, CoreParams):
+            raise TypeError(f"params must be a CoreParams, got {type(params).__name__}")
+        self._params = params
+        super().__init__({
+            "bus": In(ConfigBus()),
+            "start": In(1),
+            "clear": In(1),
+            "in_spikes": In(params.max_in),
+            "busy": Out(1),
+            "done": Out(1),
+            "out_spikes": Out(params.max_hidden),
+        })
+
+    @property
+    def params(self) -> CoreParams:
+        return self._params
+
+    def elaborate(self, platform):
+        p = self._params
+        m = Module()
+
+        # -- memories ------------------------------------------------------------------------
+
+        m.submodules.synapses = syn = SynapseMemory(p.max_synapses, p.syn_word_bits)
+        m.submodules.rings = rings = DelayLineMemory(p.n_sources, p.ring)
+        m.submodules.neuron = neuron = NeuronUnit(p)
+
+        def memory(name, shape, depth):
+            mem = Memory(shape=shape, depth=depth, init=[])
+            m.submodules[name] = mem
+            return mem.read_port(), mem.write_port()
+
+        axon_rd, axon_wr = memory("axon", unsigned(p.delay_bits), p.axon_depth)
+        alpha_rd, alpha_wr = memory("alpha", unsigned(p.decay_bits), p.max_hidden)
+        theta_rd, theta_wr = memory("theta", unsigned(p.v_bits - 1), p.max_hidden)
+        v_rd, v_wr = memory("v", signed(p.v_bits), p.max_hidden)
+        kappa_rd, kappa_wr = memory("kappa", unsigned(p.decay_bits), p.max_out)
+        y_rd, y_wr = memory("y", signed(p.y_bits), p.max_out)
+
+        # -- control registers ---------------------------------------------------------------
+
+        # Run-time sizes, always in [1, capacity]; they start at the capacity.
+        n_in = Signal(range(p.max_in + 1), init=p.max_in)
+        n_hidden = Signal(range(p.max_hidden + 1), init=p.max_hidden)
+        n_out = Signal(range(p.max_out + 1), init=p.max_out)
+        flags = Signal(8)
+        step = Signal(32)
+        max_cycles = p.step_cycles(p.max_in, p.max_hidden, p.max_out, p.recurrent)
+        cycles = Signal(range(max_cycles + 1))
+
+        rec_on = flags[0] if p.recurrent else C(0, 1)
+        hard_reset = flags[1]
+        kind_in, kind_rec, kind_out = flags[2:4], flags[4:6], flags[6:8]
+        # The ring pointer is the step counter modulo the (power-of-two) ring size.
+        ptr = step[:p.ring_bits]
+        slot_mask = Signal(p.ring)
+        m.d.comb += slot_mask.eq(Const(1, p.ring) << ptr)
+        all_slots = Const((1 << p.ring) - 1, p.ring)
+
+        spikes = Signal(p.max_hidden)   # pending / output hidden spikes
+        in_reg = Signal(p.max_in)       # input spikes sampled at ``start``
+        m.d.comb += self.out_spikes.eq(spikes)
+
+        # -- sequencer counters and pipeline registers ---------------------------------------
+
+        pre = Signal(range(p.n_sources))                    # source / generic index
+        post = Signal(range(max(p.max_hidden, p.max_out)))  # neuron being streamed
+        proj = Signal(Projection)
+        syn_addr = Signal(range(p.max_synapses + 1))
+        pre_next = pre + 1
+
+        s1_valid = Signal()
+        s1_first = Signal()
+        s1_last = Signal()
+        s1_proj = Signal(Projection)
+        s1_post = Signal.like(post)
+
+        acc = Signal(signed(p.acc_bits))
+        s2_update = Signal()
+        s2_readout = Signal()
+        s2_post = Signal.like(post)
+
+        # -- bus decode ----------------------------------------------------------------------
+
+        region = self.bus.addr[16:20]
+        offset = self.bus.addr[0:16]
+        depth = mm.region_words(p)
+        in_range = Signal()
+        with m.Switch(region):
+            for number, words in depth.items():
+                with m.Case(number):
+                    m.d.comb += in_range.eq(offset < words)
+        idle = Signal()
+        bus_write = Signal()
+        bus_read = Signal()
+        m.d.comb += [
+            bus_write.eq(idle & self.bus.w_en & in_range),
+            bus_read.eq(idle & self.bus.r_en & in_range),
+        ]
+        w_data = self.bus.w_data
+        # A 64-slot ring is two bus words in HIST: offset = 2 * source + half.
+        hist_shift = ceil_log2(p.hist_words)
+        hist_source = offset[hist_shift:]
+        hist_half = offset[:hist_shift]
+
+        def clamp(value, cap):
+            return Mux(value == 0, 1, Mux(value > cap, cap, value))
+
+        with m.If(bus_write & (region == mm.REGION_CTRL)), m.Switch(offset[:3]):
+            with m.Case(mm.CTRL_N_IN):
+                m.d.sync += n_in.eq(clamp(w_data, p.max_in))
+            with m.Case(mm.CTRL_N_HIDDEN):
+                m.d.sync += n_hidden.eq(clamp(w_data, p.max_hidden))
+            with m.Case(mm.CTRL_N_OUT):
+                m.d.sync += n_out.eq(clamp(w_data, p.max_out))
+            with m.Case(mm.CTRL_FLAGS):
+                mask = 0xFF if p.recurrent else 0xFF & ~mm.FLAG_RECURRENT
+                m.d.sync += flags.eq(w_data[:8] & mask)
+
+        # Read data is selected by what was read in the previous cycle.
+        rd_valid = Signal()
+        rd_region = Signal(4)
+        rd_ctrl = Signal(3)
+        m.d.sync += [
+            rd_valid.eq(bus_read),
+            rd_region.eq(region),
+            rd_ctrl.eq(offset[:3]),
+        ]
+        hist_rdata = rings.r_data
+        if hist_shift:
+            rd_half = Signal()
+            m.d.sync += rd_half.eq(hist_half)
+            hist_rdata = rings.r_data.word_select(rd_half, DATA_WIDTH)
+        with m.If(rd_valid), m.Switch(rd_region):
+            with m.Case(mm.REGION_CTRL), m.Switch(rd_ctrl):
+                for number, value in ((mm.CTRL_N_IN, n_in),
+                                      (mm.CTRL_N_HIDDEN, n_hidden),
+                                      (mm.CTRL_N_OUT, n_out),
+                                      (mm.CTRL_FLAGS, flags),
+                                      (mm.CTRL_STEP, step),
+                                      (mm.CTRL_CYCLES, cycles)):
+                    with m.Case(number):
+                        m.d.comb += self.bus.r_data.eq(value)
+            for number, data in ((mm.REGION_SYN, syn.r_data),
+                                 (mm.REGION_AXON, axon_rd.data),
+                                 (mm.REGION_ALPHA, alpha_rd.data),
+                                 (mm.REGION_THETA, theta_rd.data),
+                                 (mm.REGION_V, v_rd.data),
+                                 (mm.REGION_KAPPA, kappa_rd.data),
+                                 (mm.REGION_Y, y_rd.data),
+                                 (mm.REGION_HIST, hist_rdata)):
+                with m.Case(number):
+                    # ``v`` and ``y`` are signed: .eq() sign-extends them to 32 bits.
+                    m.d.comb += self.bus.r_data.eq(data)
+
+        # Read addresses: the bus owns the read ports while idle, the sequencer otherwise.
+        axon_base = Mux(proj == Projection.IN, 0,
+                        Mux(proj == Projection.REC, p.max_in, p.max_in + p.max_hidden))
+        ring_base = Mux(proj == Projection.IN, 0, p.max_in)
+        with m.If(idle):
+            m.d.comb += [
+                syn.addr.eq(offset),
+                axon_rd.addr.eq(offset),
+                rings.r_addr.eq(hist_source),
+            ]
+            for port in (alpha_rd, theta_rd, v_rd, kappa_rd, y_rd):
+                m.d.comb += port.addr.eq(offset)
+        with m.Else():
+            m.d.comb += [
+                syn.addr.eq(syn_addr),
+                axon_rd.addr.eq(axon_base + pre),
+                rings.r_addr.eq(ring_base + pre),
+            ]
+            # Parameters and state of the neuron in stage 1, ready for its update in stage 2.
+            for port in (alpha_rd, theta_rd, v_rd, kappa_rd, y_rd):
+                m.d.comb += port.addr.eq(s1_post)
+
+        # -- stage 1: select the delayed spike and accumulate --------------------------------
+
+        w = syn.r_data[:p.weight_bits].as_signed()
+        d_syn = syn.r_data[p.weight_bits:]
+        kind = Mux(s1_proj == Projection.IN, kind_in,
+                   Mux(s1_proj == Projection.REC, kind_rec, kind_out))
+        delay = Signal(p.delay_bits)
+        with m.Switch(kind):
+            with m.Case(mm.DELAY_SYNAPTIC):
+                m.d.comb += delay.eq(d_syn)
+            with m.Case(mm.DELAY_AXONAL):
+                m.d.comb += delay.eq(axon_rd.data)
+        # The recurrent projection reads one slot further back: its delay 0 is step t - 1.
+        slot = Signal(p.ring_bits)
+        m.d.comb += slot.eq(ptr - delay[p.delay_frac:] - (s1_proj == Projection.REC))
+        arrived = rings.r_data.bit_select(slot, 1)
+        contribution = Mux(arrived, w >> p.weight_frac, 0)
+
+        m.d.sync += s2_update.eq(s1_valid & s1_last)
+        with m.If(s1_valid):
+            m.d.sync += [
+                acc.eq(Mux(s1_first, 0, acc) + contribution),
+                s2_readout.eq(s1_proj == Projection.OUT),
+                s2_post.eq(s1_post),
+            ]
+
+        # -- stage 2: neuron update ----------------------------------------------------------
+
+        m.d.comb += [
+            neuron.readout.eq(s2_readout),
+            neuron.hard_reset.eq(hard_reset),
+            neuron.decay.eq(Mux(s2_readout, kappa_rd.data, alpha_rd.data)),
+            neuron.state.eq(Mux(s2_readout, y_rd.data, v_rd.data)),
+            neuron.acc.eq(acc),
+            neuron.theta.eq(theta_rd.data),
+        ]
+        with m.If(s2_update):
+            with m.If(s2_readout):
+                m.d.comb += [
+                    y_wr.addr.eq(s2_post),
+                    y_wr.data.eq(neuron.next_state),
+                    y_wr.en.eq(1),
+                ]
+            with m.Else():
+                m.d.comb += [
+                    v_wr.addr.eq(s2_post),
+                    v_wr.data.eq(neuron.next_state),
+                    v_wr.en.eq(1),
+                ]
+                m.d.sync += spikes.eq(Cat(spikes[1:], neuron.spike))
+
+        def bus_writes():
+            """Bus writes to the memories (only while idle)."""
+            if hist_shift:
+                hist_data = w_data.replicate(p.hist_words)
+                hist_mask = Mux(hist_half, ((1 << DATA_WIDTH) - 1) << DATA_WIDTH,
+                                (1 << DATA_WIDTH) - 1)
+            else:
+                hist_data, hist_mask = w_data, all_slots
+            m.d.comb += [
+                syn.w_data.eq(w_data),
+                syn.w_en.eq(bus_write & (region == mm.REGION_SYN)),
+                rings.w_addr.eq(hist_source),
+                rings.w_data.eq(hist_data),
+                rings.w_mask.eq(Mux(bus_write & (region == mm.REGION_HIST), hist_mask, 0)),
+            ]
+            for port, number in ((axon_wr, mm.REGION_AXON), (alpha_wr, mm.REGION_ALPHA),
+                                 (theta_wr, mm.REGION_THETA), (v_wr, mm.REGION_V),
+                                 (kappa_wr, mm.REGION_KAPPA), (y_wr, mm.REGION_Y)):
+                m.d.comb += [
+                    port.addr.eq(offset),
+                    port.data.eq(w_data),
+                    port.en.eq(bus_write & (region == number)),
+                ]
+
+        # -- sequencer -----------------------------------------------------------------------
+
+        def fetch(first, last):
+            """Stage 0: hand the synapse at the counters to stage 1."""
+            m.d.sync += [
+                s1_valid.eq(1),
+                s1_first.eq(first),
+                s1_last.eq(last),
+                s1_proj.eq(proj),
+                s1_post.eq(post),
+                syn_addr.eq(syn_addr + 1),
+            ]
+
+        def write_slot(source, bit):
+            """Set slot ``ptr`` of the ring of ``source`` to ``bit``."""
+            m.d.comb += [
+                rings.w_addr.eq(source),
+                rings.w_data.eq(bit.replicate(p.ring)),
+                rings.w_mask.eq(slot_mask),
+            ]
+
+        m.d.sync += [
+            s1_valid.eq(0),
+            self.done.eq(0),
+        ]
+
+        with m.FSM(name="sequencer") as fsm:
+            with m.State("IDLE"):
+                m.d.comb += idle.eq(1)
+                with m.If(self.clear):
+                    m.d.sync += [
+                        pre.eq(0),
+                        step.eq(0),
+                        spikes.eq(0),
+                    ]
+                    m.next = "CLEAR"
+                with m.Elif(self.start):
+                    m.d.sync += [
+                        in_reg.eq(self.in_spikes),
+                        spikes.eq(0),
+                        pre.eq(0),
+                        syn_addr.eq(0),
+                        cycles.eq(0),
+                    ]
+                    m.next = "INPUT"
+                bus_writes()
+
+            with m.State("CLEAR"):
+                m.d.comb += [
+                    rings.w_addr.eq(pre),
+                    rings.w_data.eq(0),
+                    rings.w_mask.eq(all_slots),
+                    v_wr.addr.eq(pre),
+                    v_wr.data.eq(0),
+                    v_wr.en.eq(pre < p.max_hidden),
+                    y_wr.addr.eq(pre),
+                    y_wr.data.eq(0),
+                    y_wr.en.eq(pre < p.max_out),
+                ]
+                m.d.sync += pre.eq(pre_next)
+                with m.If(pre == p.n_sources - 1):
+                    m.next = "IDLE"
+
+            with m.State("INPUT"):
+                write_slot(pre, in_reg[0])
+                m.d.sync += in_reg.eq(in_reg[1:])
+                with m.If(pre_next == n_in):
+                    m.d.sync += [
+                        pre.eq(0),
+                        post.eq(0),
+                        proj.eq(Projection.IN),
+                    ]
+                    m.next = "HIDDEN"
+                with m.Else():
+                    m.d.sync += pre.eq(pre_next)
+
+            with m.State("HIDDEN"):
+                first = (pre == 0) & (proj == Projection.IN)
+                end_of_inputs = (proj == Projection.IN) & (pre_next == n_in)
+                end_of_neuron = Mux(proj == Projection.IN,
+                                    end_of_inputs & ~rec_on, pre_next == n_hidden)
+                fetch(first, end_of_neuron)
+                with m.If(end_of_neuron):
+                    m.d.sync += [
+                        pre.eq(0),
+                        proj.eq(Projection.IN),
+                        post.eq(post + 1),
+                    ]
+                    with m.If(post + 1 == n_hidden):
+                        m.next = "HIDDEN_FLUSH"
+                with m.Elif(end_of_inputs):
+                    m.d.sync += [
+                        pre.eq(0),
+                        proj.eq(Projection.REC),
+                    ]
+                with m.Else():
+                    m.d.sync += pre.eq(pre_next)
+
+            with m.State("HIDDEN_FLUSH"):
+                # The last hidden neuron is accumulated (s1_valid), then updated.
+                with m.If(~s1_valid):
+                    m.d.sync += pre.eq(n_hidden - 1)
+                    m.next = "HIDDEN_WRITE"
+
+            with m.State("HIDDEN_WRITE"):
+                # Rotate left: the top bit is spike ``pre`` (see the module docstring).
+                write_slot(p.max_in + pre, spikes[-1])
+                m.d.sync += [
+                    spikes.eq(Cat(spikes[-1], spikes[:-1])),
+                    pre.eq(pre - 1),
+                ]
+                with m.If(pre == 0):
+                    m.d.sync += [
+                        pre.eq(0),
+                        post.eq(0),
+                        proj.eq(Projection.OUT),
+                    ]
+                    m.next = "OUTPUT"
+
+            with m.State("OUTPUT"):
+                end_of_neuron = pre_next == n_hidden
+                fetch(pre == 0, end_of_neuron)
+                with m.If(end_of_neuron):
+                    m.d.sync += [
+                        pre.eq(0),
+                        post.eq(post + 1),
+                    ]
+                    with m.If(post + 1 == n_out):
+                        m.next = "OUTPUT_FLUSH"
+                with m.Else():
+                    m.d.sync += pre.eq(pre_next)
+
+            with m.State("OUTPUT_FLUSH"):
+                # When stage 1 is empty, stage 2 updates the last readout in this cycle.
+                with m.If(~s1_valid):
+                    m.d.sync += [
+                        step.eq(step + 1),
+                        self.done.eq(1),
+                    ]
+                    m.next = "IDLE"
+
+        m.d.comb += self.busy.eq(~idle)
+        with m.If(~idle & ~fsm.ongoing("CLEAR")):
+            m.d.sync += cycles.eq(cycles + 1)
+
+        return m
