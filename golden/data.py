@@ -15,19 +15,34 @@ that names the file, the field and what is allowed, e.g.
 way that could change a value, clipped or wrapped: other integer dtypes are accepted for
 ``spikes``, ``labels`` and ``target_mask`` only because converting them is exact once their
 values have been checked; floating-point arrays are always rejected.
+
+Command line::
+
+    python -m golden.data info FILE.npz [FILE.npz ...]
+    python -m golden.data shd --h5 FILE.h5 [FILE.h5 ...] --out DIR [--dt-ms MS | --bins N]
+        [--max-time-ms MS] [--channels C] [--levels L] [--limit N] [--seed S]
+
+``info`` prints one JSON line per sample file (sizes, classes, spike density, ``meta``
+without long lists). ``shd`` converts Spiking Heidelberg Digits / Spiking Speech Commands
+files (:mod:`golden.shd`) into ``DIR/<name>.npz``, one per input file, e.g.
+``shd_train.h5`` -> ``DIR/shd_train.npz``. A malformed file prints one line
+``error: <file>: <field> ...`` and exits with status 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["KEYS", "DataError", "SampleSet", "load_samples", "save_samples"]
+__all__ = ["KEYS", "DataError", "SampleSet", "describe", "load_samples", "main",
+           "save_samples"]
 
 #: Keys a sample file may contain; the first two are required.
 KEYS = ("spikes", "labels", "target_mask", "meta")
@@ -293,3 +308,175 @@ def _check_labels(value: Any, n_samples: int) -> np.ndarray:
             raise DataError(f"'labels' must be <= {limit}, found {int(labels[index])} "
                             f"at [{index}]")
     return labels.astype(np.int64, copy=False)
+
+
+# -- command line -------------------------------------------------------------------------
+
+#: Exit status for unusable flags or input files (argparse uses the same).
+EXIT_INPUT_ERROR = 2
+
+
+def describe(samples: SampleSet) -> dict[str, Any]:
+    """Summary of a sample set as plain Python values (for ``info`` and the converters).
+
+    ``meta`` is included without its long lists (per-sample speakers and indices); class
+    names and other short lists stay.
+    """
+    classes = np.bincount(samples.labels)
+    return {
+        "samples": samples.n_samples,
+        "steps": samples.n_steps,
+        "n_in": samples.n_in,
+        "classes": int(samples.labels.max()) + 1,
+        "per_class": classes.tolist(),
+        # Spikes per input per step: what the hardware's input bandwidth has to carry.
+        "spike_density": float(samples.spikes.mean()),
+        "target_steps": float(samples.target_mask.mean()),
+        "meta": {k: v for k, v in samples.meta.items() if not isinstance(v, list)
+                 or len(v) <= 64},
+    }
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument parser whose errors are one line ``error: ...`` and exit status 2."""
+
+    def error(self, message):
+        raise DataError(message)
+
+
+def _positive_float(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be a number, got {text!r}") \
+                from None
+        if not (np.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{flag} must be > 0, got {text}")
+        return value
+    return parse
+
+
+def _positive_int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") \
+                from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= 1, got {value}")
+        return value
+    return parse
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="python -m golden.data",
+                     description="Inspect sample sets and convert event data sets into them.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    info = commands.add_parser("info", help="summarise sample files (.npz)",
+                               description="Print one JSON line per sample file.")
+    info.add_argument("files", nargs="+", type=Path, help="sample sets (.npz)")
+
+    shd = commands.add_parser(
+        "shd", help="convert SHD/SSC .h5 files",
+        description="Convert Spiking Heidelberg Digits / Spiking Speech Commands .h5 files "
+                    "(downloaded separately) into sample sets DIR/<name>.npz: time bins of "
+                    "--dt-ms, units pooled into --channels contiguous groups.")
+    shd.add_argument("--h5", required=True, nargs="+", type=Path,
+                     help="input files, e.g. shd_train.h5 shd_test.h5")
+    shd.add_argument("--out", required=True, type=Path, help="output directory")
+    step = shd.add_mutually_exclusive_group()
+    step.add_argument("--dt-ms", type=_positive_float("--dt-ms"), default=None,
+                      help="time step in ms (default 10)")
+    step.add_argument("--bins", type=_positive_int("--bins"), default=None,
+                      help="time steps per sample; the step is --max-time-ms / --bins")
+    shd.add_argument("--max-time-ms", type=_positive_float("--max-time-ms"), default=1000.0,
+                     help="events from this time on are dropped (default %(default)s)")
+    shd.add_argument("--channels", type=_positive_int("--channels"), default=140,
+                     help="pooled input channels (default %(default)s = 700 units / 5)")
+    shd.add_argument("--levels", type=_positive_int("--levels"), default=1,
+                     help="inputs per channel: input k fires when the channel has more than "
+                          "k events in a step (default %(default)s: one input per channel)")
+    shd.add_argument("--input-units", type=_positive_int("--input-units"), default=700,
+                     help="units in the files (default %(default)s)")
+    shd.add_argument("--limit", type=_positive_int("--limit"), default=None,
+                     help="convert a random subset of N samples per file (file order kept)")
+    shd.add_argument("--seed", type=int, default=0, help="seed of --limit (default 0)")
+    shd.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bar on stderr (default: only on a terminal)")
+    return parser
+
+
+def _main_info(args) -> int:
+    for path in args.files:
+        summary = {"file": str(path), **describe(load_samples(path))}
+        print(json.dumps(summary))
+    return 0
+
+
+def _main_shd(args) -> int:
+    from .shd import Binning, convert
+
+    if args.bins is not None:
+        dt_ms, steps = args.max_time_ms / args.bins, args.bins
+    else:
+        dt_ms = 10.0 if args.dt_ms is None else args.dt_ms
+        steps = int(np.ceil(args.max_time_ms / dt_ms - 1e-9))
+    try:
+        binning = Binning(dt_ms=dt_ms, steps=steps, channels=args.channels,
+                          levels=args.levels, input_units=args.input_units)
+    except ValueError as err:
+        raise DataError(str(err)) from None
+    names = [path.stem for path in args.h5]
+    if len(set(names)) != len(names):
+        raise DataError("--h5 files must have different names: each becomes DIR/<name>.npz")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"{args.out}: cannot create output directory "
+                        f"({err.strerror or err})") from None
+    for path in args.h5:
+        samples = convert(path, binning, limit=args.limit, seed=args.seed,
+                          progress=args.progress)
+        out = args.out / f"{path.stem}.npz"
+        try:
+            save_samples(out, samples)
+        except OSError as err:
+            raise DataError(f"{out}: cannot write ({err.strerror or err})") from None
+        summary = describe(samples)
+        print(json.dumps({"file": str(path), "out": str(out), "samples": summary["samples"],
+                          "steps": summary["steps"], "n_in": summary["n_in"],
+                          "classes": summary["classes"], "dt_ms": dt_ms,
+                          "spike_density": round(summary["spike_density"], 5),
+                          "events_late": samples.meta["events_late"],
+                          "events_clipped": samples.meta["events_clipped"]}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "info":
+            return _main_info(args)
+        return _main_shd(args)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except ImportError as err:
+        print(f"error: {err.name or err} is not installed (pip install -e . installs the "
+              f"project's dependencies)", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    # Run the imported module's main, not this __main__ copy: golden.shd raises the
+    # DataError class of golden.data, which a second copy of this module would not catch.
+    from golden.data import main as _main
+
+    sys.exit(_main())

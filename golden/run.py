@@ -3,6 +3,7 @@
 Usage::
 
     python -m golden.run --net NET.json --data SAMPLES.npz --out OUT.npz
+        [--plot RUN.png [--plot-sample N]]
 
 Loads the network (``.json`` or ``.toml``, see :mod:`golden.network`) and the sample set
 (``.npz``, see :mod:`golden.data`), runs every sample from zero state through
@@ -17,6 +18,10 @@ JSON summary to stdout.
 - ``labels``: the labels of the sample set, ``int64 [samples]``;
 - ``predicted``: the predicted class of each sample, ``int64 [samples]`` (see
   :func:`predict`).
+
+``--plot RUN.png`` also draws one sample (``--plot-sample``, default 0): its input spikes,
+the hidden spikes, the membranes of the most active hidden neurons with their thresholds and
+the readouts (:func:`golden.plots.plot_run`).
 
 A malformed network or sample file prints one line ``error: ...`` to stderr and exits
 with status 2.
@@ -126,9 +131,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="samples simulated together (default: %(default)s)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show a progress bar (default: only on a terminal)")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="also draw one sample's spikes, membranes and readouts (.png)")
+    parser.add_argument("--plot-sample", type=int, default=0,
+                        help="the sample --plot draws (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        parser.error(f"--plot must name a .png file, got {str(args.plot)!r}")
+    if args.plot_sample < 0:
+        parser.error(f"--plot-sample must be >= 0, got {args.plot_sample}")
     return args
 
 
@@ -140,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         samples = load_samples(args.data, n_in=net.n_in, n_classes=net.n_out)
     except (NetworkError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    if args.plot is not None and args.plot_sample >= samples.n_samples:
+        # Checked before the run, which can be long, rather than after it.
+        print(f"error: --plot-sample must be below the {samples.n_samples} samples of "
+              f"{args.data}, got {args.plot_sample}", file=sys.stderr)
         return EXIT_INPUT_ERROR
 
     try:
@@ -162,6 +180,17 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarise(samples, traces, predicted)
     summary["out"] = str(args.out)
+    if args.plot is not None:
+        from .plots import plot_run  # matplotlib only when a plot is asked for
+
+        try:
+            plot_run(args.plot, net, samples, traces, sample=args.plot_sample,
+                     predicted=int(predicted[args.plot_sample]))
+        except OSError as err:
+            print(f"error: {args.plot}: cannot write plot ({err.strerror or err})",
+                  file=sys.stderr)
+            return EXIT_INPUT_ERROR
+        summary["plot"] = str(args.plot)
     print(json.dumps(summary))
     return 0
 
