@@ -235,6 +235,19 @@ class LearningRule:
                              f"but 2W+1 must be <= d_max = {net.d_max}")
         self.kernel_shift = _int_field("kernel_shift", self.kernel_shift, 0, 31)
         self.u_bits = _int_field("u_bits", self.u_bits, 2, 16)
+        # An axonal delay sums F * (w >> weight_frac) * u over all post neurons of a source
+        # exactly (model.md 7.4); with the rounding bias that sum must stay inside int64.
+        # |F| <= 2^(max(l_bits, y_bits) - 1), |w >> weight_frac| <= 2^(weight_bits -
+        # weight_frac - 1), |u| <= 2^(u_bits - 1).
+        term_bits = (max(self.l_bits, net.y_bits) + net.weight_bits - net.weight_frac
+                     + self.u_bits - 3)
+        posts = max(net.n_hidden, net.n_out)
+        if term_bits + (posts - 1).bit_length() > 62:
+            raise ValueError(
+                f"learning.u_bits = {self.u_bits} with l_bits = {self.l_bits}, y_bits = "
+                f"{net.y_bits}, weight_bits - weight_frac = "
+                f"{net.weight_bits - net.weight_frac} and {posts} post neurons lets a delay "
+                f"sum exceed 2^62; narrow u_bits or l_bits")
         if self.rounding not in ROUNDING_MODES:
             raise ValueError(f"learning.rounding must be one of {', '.join(ROUNDING_MODES)}, "
                              f"got {self.rounding!r}")

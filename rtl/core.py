@@ -14,6 +14,13 @@ of the synapse memory (``docs/architecture.md``, step schedule):
 5. The ring pointer ``p`` and the step counter advance (they are the same register:
    ``p = STEP mod ring``), and ``done`` pulses.
 
+On a core built with ``learning`` the :class:`~rtl.learning.LearningEngine` runs beside this
+sequence: the input traces are updated while the hidden layer streams (started with the step),
+the hidden traces while the readouts stream (started after ``HIDDEN_WRITE``, once the input
+traces are done: ``HIDDEN_TRACE`` waits for them). After the readouts, ``LEARN_WAIT`` waits for
+the traces; a step started with ``learn`` then runs the learning pass (``LEARN``), during which
+the engine owns the synapse, readout and axonal-delay memories, and counts ``LEARN_COUNT``.
+
 The synapse pipeline
 --------------------
 Stage 0 (*fetch*) drives the read addresses from the sequencer counters: the synapse word,
@@ -44,9 +51,10 @@ from amaranth.utils import ceil_log2
 from . import memory_map as mm
 from .bus import DATA_WIDTH, ConfigBus
 from .delay_line import DelayLineMemory
+from .learning import LearningEngine
 from .neuron import NeuronUnit
 from .params import CoreParams
-from .synapse_mem import SynapseMemory
+from .synapse_mem import make_synapse_memory
 
 __all__ = ["Core", "Projection"]
 
@@ -86,13 +94,16 @@ class Core(wiring.Component):
     out_spikes : Out(max_hidden)
         Hidden spikes ``z[t]`` of the last step, bit ``i`` for neuron ``i``; valid while
         ``busy`` is low.
+    learn : In(1)
+        Only on a core built with ``learning``: the step started in this cycle is a learning
+        step (sampled with ``start``; the class label is ``CTRL.LABEL``).
     """
 
     def __init__(self, params: CoreParams):
         if not isinstance(params, CoreParams):
             raise TypeError(f"params must be a CoreParams, got {type(params).__name__}")
         self._params = params
-        super().__init__({
+        members = {
             "bus": In(ConfigBus()),
             "start": In(1),
             "clear": In(1),
@@ -100,7 +111,10 @@ class Core(wiring.Component):
             "busy": Out(1),
             "done": Out(1),
             "out_spikes": Out(params.max_hidden),
-        })
+        }
+        if params.learning:
+            members["learn"] = In(1)
+        super().__init__(members)
 
     @property
     def params(self) -> CoreParams:
@@ -112,7 +126,7 @@ class Core(wiring.Component):
 
         # -- memories ------------------------------------------------------------------------
 
-        m.submodules.synapses = syn = SynapseMemory(p.max_synapses, p.syn_word_bits)
+        m.submodules.synapses = syn = make_synapse_memory(p)
         m.submodules.rings = rings = DelayLineMemory(p.n_sources, p.ring)
         m.submodules.neuron = neuron = NeuronUnit(p)
 
@@ -134,10 +148,13 @@ class Core(wiring.Component):
         n_in = Signal(range(p.max_in + 1), init=p.max_in)
         n_hidden = Signal(range(p.max_hidden + 1), init=p.max_hidden)
         n_out = Signal(range(p.max_out + 1), init=p.max_out)
-        flags = Signal(8)
+        flags = Signal(9 if p.learning else 8)
         step = Signal(32)
-        max_cycles = p.step_cycles(p.max_in, p.max_hidden, p.max_out, p.recurrent)
-        cycles = Signal(range(max_cycles + 1))
+        if p.learning:
+            cycles = Signal(32)   # a learning step has no simple bound
+        else:
+            max_cycles = p.step_cycles(p.max_in, p.max_hidden, p.max_out, p.recurrent)
+            cycles = Signal(range(max_cycles + 1))
 
         rec_on = flags[0] if p.recurrent else C(0, 1)
         hard_reset = flags[1]
@@ -151,6 +168,14 @@ class Core(wiring.Component):
         spikes = Signal(p.max_hidden)   # pending / output hidden spikes
         in_reg = Signal(p.max_in)       # input spikes sampled at ``start``
         m.d.comb += self.out_spikes.eq(spikes)
+
+        if p.learning:
+            m.submodules.learning = engine = LearningEngine(p)
+            label = Signal(16)
+            learn_count = Signal(32)
+            learn_reg = Signal()    # the running step learns (``learn`` and a rule loaded)
+            # Synapse address of the first readout synapse, n_hidden * (n_in + n_rec).
+            out_base = Signal(range(p.max_synapses + 1))
 
         # -- sequencer counters and pipeline registers ---------------------------------------
 
@@ -206,7 +231,14 @@ class Core(wiring.Component):
                 m.d.sync += n_out.eq(clamp(w_data, p.max_out))
             with m.Case(mm.CTRL_FLAGS):
                 mask = 0xFF if p.recurrent else 0xFF & ~mm.FLAG_RECURRENT
-                m.d.sync += flags.eq(w_data[:8] & mask)
+                if p.learning:
+                    mask |= mm.FLAG_NO_ZERO_SKIP
+                m.d.sync += flags.eq(w_data & mask)
+            if p.learning:
+                with m.Case(mm.CTRL_LABEL):
+                    m.d.sync += label.eq(w_data)
+                with m.Case(mm.CTRL_LEARN_COUNT):
+                    m.d.sync += learn_count.eq(w_data)
 
         # Read data is selected by what was read in the previous cycle.
         rd_valid = Signal()
@@ -222,16 +254,20 @@ class Core(wiring.Component):
             rd_half = Signal()
             m.d.sync += rd_half.eq(hist_half)
             hist_rdata = rings.r_data.word_select(rd_half, DATA_WIDTH)
+        ctrl_words = [(mm.CTRL_N_IN, n_in), (mm.CTRL_N_HIDDEN, n_hidden),
+                      (mm.CTRL_N_OUT, n_out), (mm.CTRL_FLAGS, flags), (mm.CTRL_STEP, step),
+                      (mm.CTRL_CYCLES, cycles)]
+        if p.learning:
+            ctrl_words += [(mm.CTRL_LABEL, label), (mm.CTRL_LEARN_COUNT, learn_count)]
         with m.If(rd_valid), m.Switch(rd_region):
             with m.Case(mm.REGION_CTRL), m.Switch(rd_ctrl):
-                for number, value in ((mm.CTRL_N_IN, n_in),
-                                      (mm.CTRL_N_HIDDEN, n_hidden),
-                                      (mm.CTRL_N_OUT, n_out),
-                                      (mm.CTRL_FLAGS, flags),
-                                      (mm.CTRL_STEP, step),
-                                      (mm.CTRL_CYCLES, cycles)):
+                for number, value in ctrl_words:
                     with m.Case(number):
                         m.d.comb += self.bus.r_data.eq(value)
+            if p.learning:
+                # The learning regions: the engine decodes them and answers one cycle later.
+                with m.Case(*range(mm.REGION_LEARN, mm.REGION_TRACE_U + 1)):
+                    m.d.comb += self.bus.r_data.eq(engine.bus.r_data)
             for number, data in ((mm.REGION_SYN, syn.r_data),
                                  (mm.REGION_AXON, axon_rd.data),
                                  (mm.REGION_ALPHA, alpha_rd.data),
@@ -341,6 +377,55 @@ class Core(wiring.Component):
                     port.en.eq(bus_write & (region == number)),
                 ]
 
+        # -- learning engine -----------------------------------------------------------------
+
+        if p.learning:
+            learning_region = region >= mm.REGION_LEARN
+            m.d.comb += [
+                engine.bus.addr.eq(self.bus.addr),
+                engine.bus.w_data.eq(self.bus.w_data),
+                engine.bus.w_en.eq(bus_write & learning_region),
+                engine.bus.r_en.eq(bus_read & learning_region),
+                engine.n_in.eq(n_in),
+                engine.n_hidden.eq(n_hidden),
+                engine.n_out.eq(n_out),
+                engine.flags.eq(flags),
+                engine.time.eq(step),
+                engine.label.eq(label),
+                engine.count.eq(learn_count),
+                engine.out_base.eq(out_base),
+                engine.in_spikes.eq(self.in_spikes),
+                engine.hidden_spikes.eq(spikes),
+                # Stage 2 of a hidden neuron: the engine keeps its distance to the threshold.
+                engine.hidden_en.eq(s2_update & ~s2_readout),
+                engine.hidden_index.eq(s2_post),
+                engine.vpre.eq(neuron.vpre),
+                engine.theta.eq(theta_rd.data),
+                engine.syn_r_data.eq(syn.r_data),
+                engine.y_data.eq(y_rd.data),
+                engine.axon_r_data.eq(axon_rd.data),
+            ]
+            # The learning pass owns the synapse, readout and axonal-delay memories.
+            with m.If(engine.learn_busy):
+                m.d.comb += [
+                    syn.addr.eq(engine.syn_addr),
+                    syn.w_data.eq(engine.syn_w_data),
+                    syn.w_en.eq(engine.syn_w_en),
+                    y_rd.addr.eq(engine.y_addr),
+                    axon_rd.addr.eq(engine.axon_r_addr),
+                    axon_wr.addr.eq(engine.axon_w_addr),
+                    axon_wr.data.eq(engine.axon_w_data),
+                    axon_wr.en.eq(engine.axon_w_en),
+                ]
+
+        def finish_step():
+            """Count the step and pulse ``done`` (in the first cycle of ``IDLE``)."""
+            m.d.sync += [
+                step.eq(step + 1),
+                self.done.eq(1),
+            ]
+            m.next = "IDLE"
+
         # -- sequencer -----------------------------------------------------------------------
 
         def fetch(first, last):
@@ -385,6 +470,10 @@ class Core(wiring.Component):
                         syn_addr.eq(0),
                         cycles.eq(0),
                     ]
+                    if p.learning:
+                        # The input traces need nothing of the forward pass: start them now.
+                        m.d.comb += engine.trace_inputs.eq(1)
+                        m.d.sync += learn_reg.eq(self.learn & engine.enabled)
                     m.next = "INPUT"
                 bus_writes()
 
@@ -452,13 +541,33 @@ class Core(wiring.Component):
                     spikes.eq(Cat(spikes[-1], spikes[:-1])),
                     pre.eq(pre - 1),
                 ]
+                if p.learning:
+                    m.d.sync += out_base.eq(syn_addr)
                 with m.If(pre == 0):
                     m.d.sync += [
                         pre.eq(0),
                         post.eq(0),
                         proj.eq(Projection.OUT),
                     ]
-                    m.next = "OUTPUT"
+                    if p.learning:
+                        # The hidden traces start with the spikes of this last rotation, once
+                        # the input traces are done.
+                        with m.If(engine.trace_busy):
+                            m.next = "HIDDEN_TRACE"
+                        with m.Else():
+                            m.d.comb += [
+                                engine.trace_hidden.eq(1),
+                                engine.hidden_spikes.eq(Cat(spikes[-1], spikes[:-1])),
+                            ]
+                            m.next = "OUTPUT"
+                    else:
+                        m.next = "OUTPUT"
+
+            if p.learning:
+                with m.State("HIDDEN_TRACE"):
+                    with m.If(~engine.trace_busy):
+                        m.d.comb += engine.trace_hidden.eq(1)
+                        m.next = "OUTPUT"
 
             with m.State("OUTPUT"):
                 end_of_neuron = pre_next == n_hidden
@@ -476,11 +585,27 @@ class Core(wiring.Component):
             with m.State("OUTPUT_FLUSH"):
                 # When stage 1 is empty, stage 2 updates the last readout in this cycle.
                 with m.If(~s1_valid):
-                    m.d.sync += [
-                        step.eq(step + 1),
-                        self.done.eq(1),
-                    ]
-                    m.next = "IDLE"
+                    if p.learning:
+                        with m.If(engine.trace_busy | learn_reg):
+                            m.next = "LEARN_WAIT"
+                        with m.Else():
+                            finish_step()
+                    else:
+                        finish_step()
+
+            if p.learning:
+                with m.State("LEARN_WAIT"):
+                    with m.If(~engine.trace_busy):
+                        with m.If(learn_reg):
+                            m.d.comb += engine.learn_start.eq(1)
+                            m.next = "LEARN"
+                        with m.Else():
+                            finish_step()
+
+                with m.State("LEARN"):
+                    with m.If(~engine.learn_busy):
+                        m.d.sync += learn_count.eq(learn_count + 1)
+                        finish_step()
 
         m.d.comb += self.busy.eq(~idle)
         with m.If(~idle & ~fsm.ongoing("CLEAR")):

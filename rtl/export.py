@@ -22,12 +22,12 @@ import dataclasses
 import re
 import sys
 
-from .params import CoreParams
+from .params import SYNAPSE_MEMORIES, CoreParams
 
 __all__ = ["convert", "main", "verilog"]
 
 
-def verilog(params: CoreParams, name: str = "delaycore_core") -> str:
+def verilog(params: CoreParams, name: str = "delaycore_core", *, platform=None) -> str:
     """Verilog source of a :class:`~rtl.core.Core` built with ``params``.
 
     Parameters
@@ -36,13 +36,17 @@ def verilog(params: CoreParams, name: str = "delaycore_core") -> str:
         Capacity and number formats.
     name : str
         Name of the top-level module.
+    platform : optional
+        Passed to the elaboration. Without one, vendor blocks are replaced by behavioural
+        models (the SPRAM synapse memory of ``synapse_memory="spram"``); with
+        :class:`rtl.spram.SPRAMPrimitivePlatform` they are ``SB_SPRAM256KA`` instances.
     """
     from .core import Core
 
     if not isinstance(params, CoreParams):
         raise TypeError(f"params must be a CoreParams, got {type(params).__name__}")
     _check_name(name)
-    return convert(Core(params), name=name)
+    return convert(Core(params), name=name, platform=platform)
 
 
 def _check_name(name):
@@ -50,18 +54,18 @@ def _check_name(name):
         raise ValueError(f"name must be a Verilog identifier, got {name!r}")
 
 
-def convert(component, name: str) -> str:
+def convert(component, name: str, *, platform=None) -> str:
     """Verilog of any Amaranth component, made safe for event-driven simulators.
 
     :func:`amaranth.back.verilog.convert` (ports from the component's signature, no source
-    locations), with the ``always @*`` blocks triggered at time 0 in every Verilog mode (see
-    :func:`_trigger_at_time_zero`). Use this for every top level that is simulated with Icarus
-    Verilog through cocotb.
+    locations, elaborated for ``platform``), with the ``always @*`` blocks triggered at time 0
+    in every Verilog mode (see :func:`_trigger_at_time_zero`). Use this for every top level
+    that is simulated with Icarus Verilog through cocotb.
     """
     from amaranth.back import verilog as back_verilog
 
     _check_name(name)
-    text = back_verilog.convert(component, name=name, emit_src=False)
+    text = back_verilog.convert(component, name=name, platform=platform, emit_src=False)
     return _trigger_at_time_zero(text)
 
 
@@ -105,9 +109,17 @@ def _parser() -> argparse.ArgumentParser:
         if field.name == "recurrent":
             parser.add_argument(option, action=argparse.BooleanOptionalAction, default=None,
                                 help="build the recurrent projection (default: no)")
+        elif field.name == "synapse_memory":
+            parser.add_argument(option, choices=SYNAPSE_MEMORIES, default=None,
+                                help="synapse memory: block RAM or iCE40 UltraPlus SPRAM (a "
+                                     "behavioural model in this Verilog) (default: bram)")
+        elif isinstance(defaults[field.name], bool):
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"(default: {'yes' if defaults[field.name] else 'no'})")
         else:
             default = defaults[field.name]
-            shown = "dense maximum" if default is None else default
+            shown = default if default is not None else (
+                "dense maximum" if field.name == "max_synapses" else "derived from the others")
             parser.add_argument(option, type=int, default=None, metavar="N",
                                 help=f"(default: {shown})")
     return parser

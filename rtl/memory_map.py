@@ -23,6 +23,8 @@ from __future__ import annotations
 __all__ = [
     "CTRL_CYCLES",
     "CTRL_FLAGS",
+    "CTRL_LABEL",
+    "CTRL_LEARN_COUNT",
     "CTRL_N_HIDDEN",
     "CTRL_N_IN",
     "CTRL_N_OUT",
@@ -33,17 +35,32 @@ __all__ = [
     "DELAY_SYNAPTIC",
     "FLAG_DELAY_SHIFT",
     "FLAG_HARD_RESET",
+    "FLAG_NO_ZERO_SKIP",
     "FLAG_RECURRENT",
+    "LEARN_KERNEL",
+    "LEARN_REGISTERS",
+    "MODE_ENABLE",
+    "MODE_LEARN_DELAYS",
+    "MODE_LEARN_WEIGHTS",
+    "MODE_RANDOM_FEEDBACK",
+    "MODE_SOFTMAX",
+    "MODE_STOCHASTIC",
     "OFFSET_MASK",
     "REGIONS",
     "REGION_ALPHA",
     "REGION_AXON",
     "REGION_CTRL",
+    "REGION_EXP",
+    "REGION_FEEDBACK",
     "REGION_HIST",
     "REGION_KAPPA",
+    "REGION_LEARN",
+    "REGION_PSI",
     "REGION_SHIFT",
     "REGION_SYN",
     "REGION_THETA",
+    "REGION_TRACE_U",
+    "REGION_TRACE_X",
     "REGION_V",
     "REGION_Y",
     "address",
@@ -51,12 +68,16 @@ __all__ = [
     "decode_flags",
     "decode_signed",
     "encode_flags",
+    "encode_mode",
     "encode_signed",
+    "feedback_offset",
     "hist_offset",
+    "learning_writes",
     "network_writes",
     "pack_synapse",
     "region_words",
     "synapse_offset",
+    "trace_offset",
     "unpack_synapse",
 ]
 
@@ -74,12 +95,20 @@ REGION_V = 5      #: hidden membranes (read/write), offset ``i``
 REGION_KAPPA = 6  #: readout leak factors, offset ``k``
 REGION_Y = 7      #: readout values (read/write), offset ``k``
 REGION_HIST = 8   #: raw spike rings, read/write (:func:`hist_offset`)
+# Regions of the learning engine (cores built with ``learning``; elsewhere they have no words).
+REGION_LEARN = 9      #: learning-rule registers (``LEARN_*`` offsets) and kernel taps
+REGION_PSI = 10       #: surrogate LUT ``psi_lut[n]``, offset ``n`` in ``[0, 256)``
+REGION_EXP = 11       #: softmax LUT ``exp_lut[n]``, offset ``n`` (cores built with ``softmax``)
+REGION_FEEDBACK = 12  #: fixed feedback weights ``b_fb[k, i]`` (:func:`feedback_offset`)
+REGION_TRACE_X = 13   #: presynaptic trace rings, read-only debug (:func:`trace_offset`)
+REGION_TRACE_U = 14   #: delay-derivative trace rings, read-only debug (:func:`trace_offset`)
 
 #: Region name -> number, in map order.
 REGIONS = {
     "CTRL": REGION_CTRL, "SYN": REGION_SYN, "AXON": REGION_AXON, "ALPHA": REGION_ALPHA,
     "THETA": REGION_THETA, "V": REGION_V, "KAPPA": REGION_KAPPA, "Y": REGION_Y,
-    "HIST": REGION_HIST,
+    "HIST": REGION_HIST, "LEARN": REGION_LEARN, "PSI": REGION_PSI, "EXP": REGION_EXP,
+    "FEEDBACK": REGION_FEEDBACK, "TRACE_X": REGION_TRACE_X, "TRACE_U": REGION_TRACE_U,
 }
 
 CTRL_N_IN = 0      #: run-time input count; writes are clamped to ``[1, max_in]``
@@ -88,9 +117,14 @@ CTRL_N_OUT = 2     #: run-time readout count; writes are clamped to ``[1, max_ou
 CTRL_FLAGS = 3     #: mode flags (:func:`encode_flags`)
 CTRL_STEP = 4      #: steps since the last ``clear`` (read-only)
 CTRL_CYCLES = 5    #: clock cycles ``busy`` was high in the last step (read-only)
+CTRL_LABEL = 6     #: class label of the current sample (learning cores; 16 bits)
+CTRL_LEARN_COUNT = 7  #: learning steps so far, keys stochastic rounding (learning cores)
 
 FLAG_RECURRENT = 1 << 0   #: the recurrent projection is on (reads 0 on a non-recurrent core)
 FLAG_HARD_RESET = 1 << 1  #: hidden reset sets ``v`` to 0 (else subtracts ``theta``)
+#: Learning cores: learning steps update every post neuron, also those with post factor 0
+#: (the same results, more cycles: for measuring what the zero skip saves).
+FLAG_NO_ZERO_SKIP = 1 << 8
 #: Projection -> position of its 2-bit delay-kind code in ``FLAGS``.
 FLAG_DELAY_SHIFT = {"in": 2, "rec": 4, "out": 6}
 
@@ -102,15 +136,39 @@ DELAY_KIND_CODES = {"none": DELAY_NONE, "synaptic": DELAY_SYNAPTIC, "axonal": DE
 
 _PROJECTIONS = ("in", "rec", "out")
 
+# -- learning engine (REGION_LEARN) -----------------------------------------------------------
+
+#: ``LEARN`` offset of each learning-rule register: name -> offset. ``MODE`` holds the
+#: ``MODE_*`` bits; the others hold the :class:`golden.learning.LearningRule` field of the
+#: same name (``KERNEL_HALF_WIDTH`` is ``W``; ``DELAY_TOP`` is the largest stored delay of the
+#: network, ``(d_max << delay_frac) - 1``, where delay updates clamp).
+LEARN_REGISTERS = {
+    "MODE": 0, "TRACE_DECAY": 1, "TRACE_SHIFT": 2, "PSI_SHIFT": 3, "SOFTMAX_SHIFT": 4,
+    "L_SHIFT": 5, "TARGET_AMP": 6, "ETA_IN": 7, "ETA_REC": 8, "ETA_OUT": 9, "ETA_DELAY": 10,
+    "KERNEL_HALF_WIDTH": 11, "KERNEL_SHIFT": 12, "SEED": 13, "DELAY_TOP": 14,
+}
+#: ``LEARN`` offset of kernel tap ``g[-W]``; tap ``g[m]`` is at ``LEARN_KERNEL + m + W``
+#: (signed 8 bits, read back sign-extended).
+LEARN_KERNEL = 16
+
+MODE_ENABLE = 1 << 0           #: a rule is loaded: traces run, ``learn`` steps learn
+MODE_LEARN_WEIGHTS = 1 << 1    #: ``learn_weights``
+MODE_LEARN_DELAYS = 1 << 2     #: ``learn_delays`` (reads 0 without ``delay_learning``)
+MODE_STOCHASTIC = 1 << 3       #: ``rounding = "stochastic"`` (else truncate)
+MODE_RANDOM_FEEDBACK = 1 << 4  #: ``feedback = "random"`` (reads 0 without ``random_feedback``)
+MODE_SOFTMAX = 1 << 5          #: ``error = "softmax"`` (reads 0 without ``softmax``)
+
 
 def region_words(params) -> dict[int, int]:
     """Words in each region of a core built with ``params`` (region number -> size).
 
     Offsets at or beyond a region's size read as 0 and ignore writes; regions not listed
-    (9 to 15) have no words.
+    have no words (9 to 15 without ``learning``; the learning regions of the parts a core
+    was built without).
     """
-    return {
-        REGION_CTRL: CTRL_CYCLES + 1,
+    learning = getattr(params, "learning", False)
+    words = {
+        REGION_CTRL: (CTRL_LEARN_COUNT if learning else CTRL_CYCLES) + 1,
         REGION_SYN: params.max_synapses,
         REGION_AXON: params.max_in + 2 * params.max_hidden,
         REGION_ALPHA: params.max_hidden,
@@ -120,6 +178,18 @@ def region_words(params) -> dict[int, int]:
         REGION_Y: params.max_out,
         REGION_HIST: (params.max_in + params.max_hidden) * params.hist_words,
     }
+    if learning:
+        trace_words = params.n_sources * params.trace_ring
+        words[REGION_LEARN] = LEARN_KERNEL + params.kernel_taps
+        words[REGION_PSI] = 256
+        if params.softmax:
+            words[REGION_EXP] = 256
+        if params.random_feedback:
+            words[REGION_FEEDBACK] = params.max_out * params.max_hidden
+        words[REGION_TRACE_X] = trace_words
+        if params.delay_learning:
+            words[REGION_TRACE_U] = trace_words
+    return words
 
 
 def address(region: int, offset: int = 0) -> int:
@@ -275,14 +345,87 @@ def hist_offset(source: str, index: int, params, word: int = 0) -> int:
     return ring_index * params.hist_words + word
 
 
+def feedback_offset(k: int, i: int, params) -> int:
+    """Offset in ``FEEDBACK`` of ``b_fb[k, i]`` (readout ``k``, hidden neuron ``i``):
+    ``k * max_hidden + i`` (capacity, not run-time sizes)."""
+    return k * params.max_hidden + i
+
+
+def trace_offset(source: str, index: int, slot: int, params) -> int:
+    """Offset in ``TRACE_X`` / ``TRACE_U`` of slot ``slot`` of a source's trace ring.
+
+    ``source`` is ``"input"`` (input ``index``) or ``"hidden"`` (hidden neuron ``index``).
+    A ring has ``params.trace_ring`` slots; ``x`` of step ``t`` is in slot
+    ``t mod trace_ring``, and ``u[tau]`` in slot ``tau mod trace_ring``
+    (``tau = t - W``). Slots of steps before the last ``clear`` hold stale values.
+    """
+    if source == "input":
+        ring_index = index
+    elif source == "hidden":
+        ring_index = params.max_in + index
+    else:
+        raise ValueError(f"source must be 'input' or 'hidden', got {source!r}")
+    if not 0 <= slot < params.trace_ring:
+        raise ValueError(f"slot must be in [0, {params.trace_ring - 1}], got {slot}")
+    return ring_index * params.trace_ring + slot
+
+
+def encode_mode(rule, params=None) -> int:
+    """The ``LEARN.MODE`` word of a :class:`golden.learning.LearningRule` (``None``: 0)."""
+    if rule is None:
+        return 0
+    mode = MODE_ENABLE
+    mode |= MODE_LEARN_WEIGHTS if rule.learn_weights else 0
+    mode |= MODE_LEARN_DELAYS if rule.learn_delays else 0
+    mode |= MODE_STOCHASTIC if rule.rounding == "stochastic" else 0
+    mode |= MODE_RANDOM_FEEDBACK if rule.feedback == "random" else 0
+    mode |= MODE_SOFTMAX if getattr(rule, "error", "mse") == "softmax" else 0
+    return mode
+
+
+def learning_writes(net, params) -> list[tuple[int, int]]:
+    """The bus writes that load ``net.learning`` into a core built with ``learning``.
+
+    In order: the ``LEARN`` registers (``MODE`` last), the kernel taps, ``PSI``, then ``EXP``
+    if the rule uses the softmax error and ``FEEDBACK`` (``n_out x n_hidden``) if it uses
+    random feedback. A network without a rule gets ``MODE = 0`` only: no traces, and
+    ``learn`` steps are plain steps. ``LABEL`` and ``LEARN_COUNT`` are not written.
+    """
+    rule = net.learning
+    if rule is None:
+        return [(address(REGION_LEARN, LEARN_REGISTERS["MODE"]), 0)]
+    registers = {
+        "TRACE_DECAY": rule.trace_decay, "TRACE_SHIFT": rule.trace_shift,
+        "PSI_SHIFT": rule.psi_shift, "SOFTMAX_SHIFT": getattr(rule, "softmax_shift", 0),
+        "L_SHIFT": rule.l_shift, "TARGET_AMP": rule.target_amp, "ETA_IN": rule.eta_in,
+        "ETA_REC": rule.eta_rec, "ETA_OUT": rule.eta_out, "ETA_DELAY": rule.eta_delay,
+        "KERNEL_HALF_WIDTH": (len(rule.kernel) - 1) // 2, "KERNEL_SHIFT": rule.kernel_shift,
+        "SEED": rule.seed, "DELAY_TOP": (int(net.d_max) << int(net.delay_frac)) - 1,
+    }
+    writes = [(address(REGION_LEARN, LEARN_REGISTERS[name]), int(value))
+              for name, value in registers.items()]
+    writes.extend((address(REGION_LEARN, LEARN_KERNEL + n), encode_signed(int(g), 8))
+                  for n, g in enumerate(rule.kernel))
+    writes.append((address(REGION_LEARN, LEARN_REGISTERS["MODE"]), encode_mode(rule)))
+    writes.extend((address(REGION_PSI, n), int(v)) for n, v in enumerate(rule.psi_lut))
+    if getattr(rule, "error", "mse") == "softmax":
+        writes.extend((address(REGION_EXP, n), int(v)) for n, v in enumerate(rule.exp_lut))
+    if rule.feedback == "random":
+        writes.extend((address(REGION_FEEDBACK, feedback_offset(k, i, params)),
+                       encode_signed(int(b), params.weight_bits))
+                      for k, row in enumerate(rule.b_fb) for i, b in enumerate(row))
+    return writes
+
+
 def network_writes(net, params) -> list[tuple[int, int]]:
     """Every bus write that loads ``net`` into a core built with ``params``.
 
     The writes are, in order: ``N_IN``, ``N_HIDDEN``, ``N_OUT``, ``FLAGS``; all synapse
     words in ``SYN`` order (the delay field holds the synaptic delay, or 0 for the other
     kinds); the axonal delays of every projection with ``"axonal"`` delays; ``ALPHA``,
-    ``THETA`` and ``KAPPA``. State (``V``, ``Y``, ``HIST``) is not written: pulse ``clear``
-    to start from zero state.
+    ``THETA`` and ``KAPPA``; on a core built with ``learning``, the learning rule
+    (:func:`learning_writes`). State (``V``, ``Y``, ``HIST``, the trace rings) is not
+    written: pulse ``clear`` to start from zero state.
 
     Parameters
     ----------
@@ -342,4 +485,6 @@ def network_writes(net, params) -> list[tuple[int, int]]:
     writes.extend((address(REGION_ALPHA, i), int(a)) for i, a in enumerate(net.alpha))
     writes.extend((address(REGION_THETA, i), int(t)) for i, t in enumerate(net.theta))
     writes.extend((address(REGION_KAPPA, k), int(a)) for k, a in enumerate(net.kappa))
+    if getattr(params, "learning", False):
+        writes.extend(learning_writes(net, params))
     return writes

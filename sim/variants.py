@@ -58,6 +58,8 @@ class CoreVariant:
 #: Variant A: default number formats, recurrent, a capacity that a step walks in a few
 #: hundred clocks. Variant B: narrow membrane and readout with fraction bits in weights and
 #: delays, so saturation and fraction handling are exercised, and the largest ring (d_max 64).
+#: Variant S: B with its synapse words (18 bits: two blocks side by side) in iCE40 SPRAM,
+#: simulated with the ``SB_SPRAM256KA`` instances of a board build and Yosys' model of them.
 CORE_VARIANTS: dict[str, CoreVariant] = {
     "A": CoreVariant("A", {
         "max_in": 12, "max_hidden": 10, "max_out": 4, "d_max": 32,
@@ -68,6 +70,11 @@ CORE_VARIANTS: dict[str, CoreVariant] = {
         "max_in": 10, "max_hidden": 8, "max_out": 4, "d_max": 64,
         "weight_bits": 10, "weight_frac": 2, "delay_frac": 2, "decay_bits": 12,
         "v_bits": 10, "y_bits": 12, "recurrent": True,
+    }),
+    "S": CoreVariant("S", {
+        "max_in": 10, "max_hidden": 8, "max_out": 4, "d_max": 64,
+        "weight_bits": 10, "weight_frac": 2, "delay_frac": 2, "decay_bits": 12,
+        "v_bits": 10, "y_bits": 12, "recurrent": True, "synapse_memory": "spram",
     }),
 }
 

@@ -19,85 +19,12 @@ from reference_model import mix32 as reference_mix32
 from golden.learning import LearningRule, gaussian_derivative_kernel, gaussian_psi_lut, mix32
 from golden.model import GoldenCore, synapse_addresses
 from golden.network import Network, NetworkError
-from golden.random import random_network, random_spikes
+from golden.random import random_network, random_rule, random_spikes
 
 KINDS = ("none", "synaptic", "axonal")
 
 
 # -- random cases ------------------------------------------------------------------------------
-
-def random_rule(rng: np.random.Generator, net: Network, heavy: bool) -> LearningRule:
-    """A random learning table valid for ``net``; ``heavy`` makes every width tight."""
-    def pick(lo, hi):
-        return int(rng.integers(lo, hi, endpoint=True))
-
-    max_width = min(3, (net.d_max - 1) // 2)
-    width = pick(0, max_width)
-    if width > 0 and rng.random() < 0.4:
-        kernel = gaussian_derivative_kernel(width, float(rng.uniform(0.7, 3.0)), pick(1, 127))
-    else:
-        kernel = rng.integers(-128, 127, size=2 * width + 1, endpoint=True)
-    psi_choice = rng.random()
-    if psi_choice < 0.3:
-        psi = gaussian_psi_lut(float(rng.uniform(0.5, 40.0)), pick(0, 255))
-    elif psi_choice < 0.6:
-        psi = rng.integers(0, 255, size=256, endpoint=True)
-        psi[rng.random(256) < 0.3] = 0  # zero post factors exercise the skip
-    else:
-        psi = rng.integers(0, 255, size=256, endpoint=True)
-    trace_bits = pick(2, 5) if heavy else pick(4, 16)
-    feedback = "random" if rng.random() < 0.4 else "symmetric"
-    w_hi = (1 << (net.weight_bits - 1)) - 1
-    b_fb = (rng.integers(-w_hi - 1, w_hi, size=(net.n_out, net.n_hidden), endpoint=True)
-            if feedback == "random" else None)
-    y_hi = (1 << (net.y_bits - 1)) - 1
-    learn = rng.integers(0, 4)  # weights only, delays only, both, neither (rare)
-    if rng.random() < 0.05:
-        learn_weights, learn_delays = False, False
-    else:
-        learn_weights, learn_delays = learn != 1, learn != 0
-    small = (0, 3) if heavy else (0, 12)
-    decay_hi = (1 << net.decay_bits) - 1
-    l_bits = pick(4, 7) if heavy else pick(4, 24)
-    u_bits = pick(2, 4) if heavy else pick(2, 16)
-    if heavy or rng.random() < 0.3:
-        # Rates that make most updates hit the clamps.
-        eta = {name: pick(*small) for name in ("in", "rec", "out", "delay")}
-    else:
-        # Rates scaled to the widths, so that one update is a fraction of the range and the
-        # low bits (rounding, hashed random bits) decide the result.
-        w_bits = net.weight_bits - 1
-        d_bits = (net.d_max - 1).bit_length() + net.delay_frac
-        post = max(l_bits, net.y_bits) - 1
-        eta = {"in": post + trace_bits - w_bits + pick(-6, 3),
-               "out": net.y_bits - 1 + trace_bits - w_bits + pick(-6, 3),
-               "delay": post + w_bits - net.weight_frac + u_bits - 1 - d_bits + pick(-10, 2)}
-        eta["rec"] = eta["in"]
-        eta = {name: min(max(value, 0), 31) for name, value in eta.items()}
-    return LearningRule(
-        learn_weights=learn_weights,
-        learn_delays=learn_delays,
-        trace_bits=trace_bits,
-        trace_shift=pick(0, trace_bits - 1),
-        trace_decay=int(rng.choice([0, decay_hi, pick(0, decay_hi), pick(0, decay_hi)])),
-        psi_lut=psi,
-        psi_shift=pick(0, 6) if rng.random() < 0.9 else pick(0, 16),
-        feedback=feedback,
-        b_fb=b_fb,
-        l_shift=pick(*small) if rng.random() < 0.9 else pick(0, 31),
-        l_bits=l_bits,
-        target_amp=int(rng.choice([0, y_hi, pick(0, y_hi)])),
-        eta_in=eta["in"],
-        eta_rec=eta["rec"],
-        eta_out=eta["out"],
-        eta_delay=eta["delay"] if rng.random() < 0.9 else pick(0, 31),
-        kernel=kernel,
-        kernel_shift=pick(*small),
-        u_bits=u_bits,
-        rounding=str(rng.choice(["truncate", "stochastic"])),
-        seed=pick(0, 0xFFFF_FFFF),
-    )
-
 
 def random_learning_network(seed: int) -> Network:
     """Random sizes, formats and delay kinds (golden.random), with a random learning table."""

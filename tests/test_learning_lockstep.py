@@ -1,0 +1,113 @@
+"""Learning lockstep tests: the learning engine against the golden model, Icarus and Verilator.
+
+Each learning core variant of :data:`sim.learning_cases.LEARNING_VARIANTS` is built once per
+simulator (``sim_build/``) and each test loads one random network with a random learning rule
+(:func:`sim.learning_cases.learning_cases`) through the bus and runs several samples, at least
+200 learning steps in all. After every step the spikes, membranes, readouts and the newest
+trace slots are compared with :class:`golden.model.GoldenCore`; after every learning step also
+every synapse word, every axonal delay and ``LEARN_COUNT``; after every sample every live
+trace slot. A failure names the step, the field (``w_rec``, ``d_axon_in``, ``x_hidden``, ...),
+the index and the seed. Test ids read ``<simulator>-<case>``.
+
+Icarus runs a learning core about ten times slower than Verilator, so it runs the subset
+:data:`ICARUS_CASES` (saturating rates with truncation and axonal sums over every hidden
+neuron; a small recurrent network with stochastic rounding); Verilator runs every case of
+both variants. The cases must change weights and delays, reach the weight limits and clamp
+delays at 0 and ``d_max - 1`` (checked from the reports). The tests of the two variants
+alternate, so that parallel workers build both variants at the same time.
+
+Select one simulator with ``-m icarus`` or ``-m verilator``; ``-k LA02`` runs one case.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from sim.build import HDL_CLOCK_IS_FASTER, SIMULATORS, run_cocotb
+from sim.learning_cases import LEARNING_VARIANTS, cases_to_json, learning_cases
+
+#: Cases run on Icarus (all cases run on Verilator).
+ICARUS_CASES = ("LB03", "LB07")
+#: Learning steps each case must reach.
+MIN_LEARNING_STEPS = 200
+
+
+def _cases(variant_name):
+    params = LEARNING_VARIANTS[variant_name].params
+    return learning_cases(variant_name,
+                          (params["max_in"], params["max_hidden"], params["max_out"]))
+
+
+def _params():
+    for simulator in SIMULATORS:
+        # Round robin over the variants: LA00, LB00, LA01, LB01, ...
+        columns = [[(name, case) for case in _cases(name)] for name in LEARNING_VARIANTS]
+        for row in itertools.zip_longest(*columns):
+            for name, case in filter(None, row):
+                if simulator == "icarus" and not case.name.startswith(ICARUS_CASES):
+                    continue
+                yield pytest.param(simulator, name, case, id=f"{simulator}-{case.name}",
+                                   marks=[getattr(pytest.mark, simulator)])
+
+
+@pytest.mark.sim
+@pytest.mark.lockstep
+@pytest.mark.parametrize("simulator, variant_name, case", list(_params()))
+def test_learning_lockstep(simulator, variant_name, case, require_simulator):
+    require_simulator(simulator)
+    variant = LEARNING_VARIANTS[variant_name]
+    report = run_cocotb(simulator, variant, "sim.test_learning",
+                        extra_env={"DELAYCORE_LEARNING_CASES": cases_to_json([case])},
+                        run_name=f"learning-{case.name}",
+                        hdl_clock=HDL_CLOCK_IS_FASTER[simulator])
+    if report["failures"]:
+        pytest.fail("\n".join(report["failures"]) + f"\nsimulator log: {report['log']}\n"
+                    f"rerun: python -m pytest tests/test_learning_lockstep.py "
+                    f"-k '{simulator}-{case.name}'", pytrace=False)
+    (entry,) = report["cases"]
+    assert entry["steps"] == sum(case.samples)
+    assert entry["learning_steps"] >= MIN_LEARNING_STEPS
+    # The case exercised what it is there for (what the golden model learned, which the core
+    # matched bit for bit).
+    activity, rule = entry["activity"], entry["rule"]
+    if rule["learn_weights"]:
+        assert activity["w_changed"] > 0, activity
+    if rule["learn_delays"]:
+        assert activity["d_changed"] > 0, activity
+    if case.saturate:
+        assert activity["w_at_limit"] > 0 and activity["d_at_zero"] + activity["d_at_top"] > 0
+    # Learning steps cost more cycles than plain steps; without the zero skip every learning
+    # step visits every synapse, so they all take the same time.
+    cycles = entry["cycles"]
+    assert cycles["learning"]["min"] > cycles["inference"]["max"]
+    if not case.zero_skip:
+        assert cycles["learning"]["min"] == cycles["learning"]["max"]
+
+
+def test_cases_cover_the_rule():
+    """Across the variants the cases reach every mode the engine has."""
+    seen = set()
+    for name in LEARNING_VARIANTS:
+        params = LEARNING_VARIANTS[name].core_params()
+        for case in _cases(name):
+            net = case.network(params)
+            params.check_network(net)
+            rule = net.learning
+            seen.update({("error", rule.error), ("rounding", rule.rounding),
+                         ("feedback", rule.feedback), ("weights", rule.learn_weights),
+                         ("delays", rule.learn_delays), ("recurrent", net.recurrent),
+                         ("skip", case.zero_skip)})
+            for proj in net.projections():
+                seen.add((proj, net.delay_kind(proj)))
+    for item in [("error", "mse"), ("error", "softmax"), ("rounding", "truncate"),
+                 ("rounding", "stochastic"), ("feedback", "symmetric"), ("feedback", "random"),
+                 ("weights", True), ("delays", True), ("recurrent", True), ("recurrent", False),
+                 ("skip", True), ("skip", False)]:
+        assert item in seen, item
+    for proj in ("in", "rec", "out"):
+        for kind in ("synaptic", "axonal"):
+            assert (proj, kind) in seen, (proj, kind)
+    icarus = [c for n in LEARNING_VARIANTS for c in _cases(n) if c.name.startswith(ICARUS_CASES)]
+    assert len(icarus) == len(ICARUS_CASES)

@@ -1,0 +1,235 @@
+"""The learning engine in Amaranth's simulator against the golden model.
+
+Small random networks with random learning rules are loaded through the configuration bus;
+every step (learning or not) is compared with :class:`golden.model.GoldenCore`: spikes,
+membranes and readouts, every synapse word and axonal delay, and the trace rings. The HDL
+simulators run the same comparison on larger cores and many more steps
+(``tests/test_learning_lockstep.py``); this test needs nothing but Amaranth and is where a
+new datapath is debugged first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from test_rtl_core_pysim import Bus, pack, pulse, run_step, wait_idle
+
+from golden.learning import LearningRule
+from golden.model import GoldenCore
+from golden.random import random_network, random_rule, random_spikes
+from rtl import memory_map as mm
+from rtl.core import Core
+from rtl.params import CoreParams
+from sim.learning_check import LearningProbe, step_cycle_bounds
+
+
+def run_learning(params, net, spikes, labels, learn, *, zero_skip=True, trace_depth=None,
+                 check_cycles=None):
+    """Load ``net``, run ``spikes`` with the labels and learning mask, compare every step.
+
+    ``check_cycles(t, cycles, golden)`` is called with ``CTRL.CYCLES`` after each step.
+    """
+    golden = GoldenCore(net)
+    probe = LearningProbe(net, params, trace_depth)
+    writes = mm.network_writes(net, params)
+    spikes = np.asarray(spikes)
+    n_hidden, n_out = net.n_hidden, net.n_out
+    state_addresses = ([mm.address(mm.REGION_V, i) for i in range(n_hidden)]
+                       + [mm.address(mm.REGION_Y, k) for k in range(n_out)])
+    ctrl = {name: mm.address(mm.REGION_CTRL, getattr(mm, f"CTRL_{name}"))
+            for name in ("FLAGS", "LABEL", "LEARN_COUNT", "CYCLES")}
+    failure = []
+
+    async def testbench(ctx, dut):
+        bus = Bus(ctx, dut)
+        for addr, data in writes:
+            await bus.write(addr, data)
+        await bus.write(ctrl["LEARN_COUNT"], 0)
+        if not zero_skip:
+            flags = await bus.read(ctrl["FLAGS"])
+            await bus.write(ctrl["FLAGS"], flags | mm.FLAG_NO_ZERO_SKIP)
+        await pulse(ctx, dut.clear)
+        await wait_idle(ctx, dut)
+        for t, s in enumerate(spikes):
+            label, learning = int(labels[t]), bool(learn[t])
+            await bus.write(ctrl["LABEL"], label)
+            want = golden.step(s, labels=label, learn=learning)
+            ctx.set(dut.learn, learning)
+            await run_step(ctx, dut, pack(s))
+            ctx.set(dut.learn, 0)
+            out_spikes = ctx.get(dut.out_spikes)
+            words = await bus.read_many(state_addresses)
+            got = {
+                "z": np.array([(out_spikes >> i) & 1 for i in range(n_hidden)]),
+                "v": np.array([mm.decode_signed(w) for w in words[:n_hidden]]),
+                "y": np.array([mm.decode_signed(w) for w in words[n_hidden:]]),
+            }
+            for field in ("z", "v", "y"):
+                expected = np.asarray(getattr(want, field)).astype(np.int64)
+                bad = np.flatnonzero(got[field] != expected)
+                if bad.size:
+                    failure.append(f"step {t}: {field}[{bad[0]}] rtl={got[field][bad[0]]} "
+                                   f"golden={expected[bad[0]]}")
+                    return
+            words = await bus.read_many(probe.parameter_addresses())
+            problem = probe.check_parameters(golden, words)
+            if problem is None:
+                words = await bus.read_many(probe.trace_addresses(golden))
+                problem = probe.check_traces(golden, words)
+            if problem is not None:
+                failure.append(f"step {t} ({'learning' if learning else 'no learning'}): "
+                               f"{problem}")
+                return
+            count = await bus.read(ctrl["LEARN_COUNT"])
+            if count != int(golden.learn_count[0]):
+                failure.append(f"step {t}: LEARN_COUNT {count}, golden "
+                               f"{int(golden.learn_count[0])}")
+                return
+            cycles = await bus.read(ctrl["CYCLES"])
+            least, most = step_cycle_bounds(net, params, learning)
+            if not zero_skip:
+                least = most
+            if not least <= cycles <= most:
+                failure.append(f"step {t}: {cycles} cycles, CoreParams predicts "
+                               f"{least}..{most}")
+                return
+            if check_cycles is not None:
+                check_cycles(t, cycles, golden)
+
+    dut = Core(params)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+
+    async def bench(ctx):
+        await testbench(ctx, dut)
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert not failure, failure[0]
+    return golden
+
+
+def learning_case(seed, params, *, n_in, n_hidden, n_out, recurrent, kinds, errors=("mse",),
+                  heavy=False):
+    rng = np.random.default_rng(seed)
+    net = random_network(
+        rng, n_in=n_in, n_hidden=n_hidden, n_out=n_out, recurrent=recurrent,
+        delay_in=kinds[0], delay_rec=kinds[1], delay_out=kinds[2], d_max=params.d_max,
+        weight_bits=params.weight_bits, weight_frac=params.weight_frac,
+        delay_frac=params.delay_frac, decay_bits=params.decay_bits, v_bits=params.v_bits,
+        y_bits=params.y_bits, saturating=heavy)
+    rule = random_rule(rng, net, heavy, trace_bits=params.trace_bits, u_bits=params.u_bits,
+                       l_bits=params.l_bits, max_half_width=params.kernel_max_half_width,
+                       errors=errors)
+    return dataclasses.replace(net, learning=rule), rng
+
+
+SMALL = CoreParams(max_in=3, max_hidden=3, max_out=2, d_max=8, weight_bits=8, weight_frac=2,
+                   delay_frac=2, recurrent=True, learning=True, trace_bits=6, u_bits=6,
+                   l_bits=10, y_bits=10, v_bits=10, kernel_max_half_width=2)
+
+CASES = [
+    # seed, kinds (in, rec, out), errors
+    (1, ("synaptic", "synaptic", "synaptic"), ("mse",)),
+    (2, ("axonal", "axonal", "axonal"), ("mse",)),
+    (3, ("none", "synaptic", "axonal"), ("softmax",)),
+    (4, ("axonal", "none", "synaptic"), ("mse", "softmax")),
+    (5, ("synaptic", "axonal", "none"), ("softmax",)),
+]
+
+
+@pytest.mark.parametrize("seed, kinds, errors", CASES, ids=[f"seed{c[0]}-" + "-".join(c[1])
+                                                             for c in CASES])
+def test_learning_pysim(seed, kinds, errors):
+    net, rng = learning_case(seed, SMALL, n_in=3, n_hidden=3, n_out=2, recurrent=True,
+                             kinds=kinds, errors=errors, heavy=seed % 2 == 0)
+    steps = 24
+    spikes = random_spikes(rng, steps, net.n_in, 0.4)
+    labels = rng.integers(0, net.n_out, size=steps)
+    learn = rng.random(steps) < 0.7
+    run_learning(SMALL, net, spikes, labels, learn)
+
+
+def test_zero_skip_changes_no_result():
+    """The skip-off flag visits every post neuron: the same results, more cycles."""
+    net, rng = learning_case(7, SMALL, n_in=3, n_hidden=3, n_out=2, recurrent=True,
+                             kinds=("synaptic", "synaptic", "axonal"))
+    psi = np.zeros(256, dtype=np.int64)
+    psi[::3] = 200  # most hidden post factors are 0
+    net = dataclasses.replace(net, learning=dataclasses.replace(
+        net.learning, psi_lut=psi, learn_weights=True, learn_delays=True))
+    steps = 12
+    spikes = random_spikes(rng, steps, net.n_in, 0.5)
+    labels = rng.integers(0, net.n_out, size=steps)
+    learn = np.ones(steps, dtype=bool)
+    cycles = {}
+
+    def record(skip):
+        def check(t, value, golden):
+            cycles.setdefault(skip, []).append(value)
+        return check
+
+    for skip in (True, False):
+        run_learning(SMALL, net, spikes, labels, learn, zero_skip=skip,
+                     check_cycles=record(skip))
+    assert sum(cycles[False]) > sum(cycles[True])
+
+
+def test_rule_without_learning_core_widths_is_refused():
+    net, _ = learning_case(8, SMALL, n_in=2, n_hidden=2, n_out=2, recurrent=True,
+                           kinds=("synaptic", "none", "none"))
+    wider = dataclasses.replace(net, learning=dataclasses.replace(net.learning, trace_bits=8,
+                                                                  trace_shift=1))
+    with pytest.raises(ValueError, match=r"learning\.trace_bits = 8 differs"):
+        SMALL.check_network(wider)
+    no_delays = dataclasses.replace(SMALL, delay_learning=False)
+    rule = dataclasses.replace(net.learning, learn_delays=True)
+    with pytest.raises(ValueError, match="learn_delays = True needs a core built with "
+                                         "delay_learning=True"):
+        no_delays.check_network(dataclasses.replace(net, learning=rule))
+    inference = dataclasses.replace(SMALL, learning=False)
+    inference.check_network(net)  # an inference core ignores the rule
+    assert LearningRule  # the rule class is what the network carries
+
+
+EDGE_CORES = {
+    # d_max = 1: no delays to learn beyond 0, kernel of one tap, 2-slot trace rings.
+    "dmax1": (CoreParams(max_in=2, max_hidden=2, max_out=1, d_max=1, recurrent=True,
+                         learning=True, trace_bits=6, u_bits=5, l_bits=8, y_bits=10,
+                         v_bits=10), (1, 1, 1), ("none", "none", "none")),
+    # d_max = 64: 128-slot trace rings, the widest kernel, fraction bits.
+    "dmax64": (CoreParams(max_in=2, max_hidden=3, max_out=2, d_max=64, recurrent=True,
+                          learning=True, delay_frac=1, weight_frac=1, kernel_max_half_width=7,
+                          trace_bits=10, u_bits=12, l_bits=20), (2, 3, 2),
+               ("synaptic", "axonal", "synaptic")),
+    # The smallest engine: no delay learning, no softmax, no random feedback, feedforward.
+    "lean": (CoreParams(max_in=3, max_hidden=2, max_out=2, d_max=8, learning=True,
+                        delay_learning=False, softmax=False, random_feedback=False),
+             (3, 2, 2), ("axonal", "none", "synaptic")),
+    # The narrowest widths: 3-bit weights, 2-bit traces, 4-bit learning signal.
+    "tiny": (CoreParams(max_in=1, max_hidden=1, max_out=1, d_max=4, recurrent=True,
+                        learning=True, weight_bits=3, v_bits=5, y_bits=5, l_bits=4,
+                        trace_bits=2, u_bits=2), (1, 1, 1), ("synaptic", "axonal", "axonal")),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_CORES))
+def test_learning_pysim_edge_cores(name):
+    params, sizes, kinds = EDGE_CORES[name]
+    net, rng = learning_case(11, params, n_in=sizes[0], n_hidden=sizes[1], n_out=sizes[2],
+                             recurrent=params.recurrent, kinds=kinds,
+                             errors=("mse", "softmax") if params.softmax else ("mse",))
+    rule = net.learning
+    if not params.delay_learning:
+        rule = dataclasses.replace(rule, learn_delays=False)
+    if not params.random_feedback:
+        rule = dataclasses.replace(rule, feedback="symmetric", b_fb=None)
+    net = dataclasses.replace(net, learning=rule)
+    steps = 30
+    spikes = random_spikes(rng, steps, net.n_in, 0.5)
+    labels = rng.integers(0, net.n_out, size=steps)
+    learn = rng.random(steps) < 0.8
+    run_learning(params, net, spikes, labels, learn)

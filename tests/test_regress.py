@@ -1,0 +1,98 @@
+"""Smoke tests of the verification commands: random regression, soak and coverage.
+
+The full runs (``python -m bench.regress --configs 1000``, ``python -m bench.soak --steps
+1000000``, ``python -m bench.coverage``) are documented in ``docs/verification.md``; here a
+few configurations on Icarus check that the commands work end to end, that a configuration
+is reproducible from its seed and index, and that the coverage data is read correctly.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.regress import REGRESS_VARIANTS, draw_config
+from bench.regress import main as regress_main
+
+
+def test_draw_is_reproducible_and_fits():
+    """Configuration ``i`` depends on the seed and the index only, and fits its variant."""
+    from sim.cases import LockstepCase
+
+    first = [draw_config(5, i, 60) for i in range(40)]
+    again = [draw_config(5, i, 60) for i in (39, 3, 17)]
+    assert [c.case for c in again] == [first[39].case, first[3].case, first[17].case]
+    for config in first:
+        assert isinstance(config.case, LockstepCase)
+        params = REGRESS_VARIANTS[config.variant].core_params()
+        params.check_network(config.case.network(params))
+    assert len({c.variant for c in first}) > 3
+
+
+@pytest.mark.sim
+@pytest.mark.icarus
+@pytest.mark.lockstep
+def test_regress_smoke_icarus(tmp_path, require_simulator, capsys):
+    require_simulator("icarus")
+    out = tmp_path / "regress.json"
+    status = regress_main(["--configs", "6", "--sim", "icarus", "--steps", "30",
+                           "--seed", "3", "--json", str(out), "--workdir", str(tmp_path)])
+    report = json.loads(out.read_text())
+    assert status == 0, report["mismatches"]
+    assert len(report["configs"]) == 6 and report["mismatches"] == []
+    assert all(c["failure"] is None for c in report["configs"])
+    assert report["steps"] == sum(c["steps"] for c in report["configs"]) >= 6 * 30
+    assert "--seed 3 --only 4" in report["configs"][4]["reproducer"]
+    assert "total" in capsys.readouterr().out
+
+
+@pytest.mark.sim
+@pytest.mark.icarus
+@pytest.mark.lockstep
+def test_soak_smoke_icarus(tmp_path, require_simulator):
+    """A short soak crosses a retune and a new network, and finds no divergence."""
+    require_simulator("icarus")
+    from bench.soak import main as soak_main
+
+    out = tmp_path / "soak.json"
+    status = soak_main(["--steps", "300", "--sim", "icarus", "--segment", "200",
+                        "--retune-every", "120", "--check-every", "3", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert status == 0, report["divergence"]
+    assert report["steps"] == 300 and report["segments"] == 2
+    assert report["divergence"] is None
+
+
+def test_soak_learning_needs_support(capsys):
+    """--learning explains what is missing instead of running a half-checked soak."""
+    from bench.soak import main as soak_main
+    from bench.soak_tb import learning_support
+
+    if learning_support() is None:
+        pytest.skip("the learning lockstep is available")
+    assert soak_main(["--steps", "10", "--learning"]) == 2
+    assert "learning lockstep" in capsys.readouterr().err
+
+
+def test_coverage_file_merge(tmp_path):
+    """Points of two runs merge by key; line and toggle shares are counted apart."""
+    from bench.coverage import parse_coverage
+
+    def key(page, line, comment):
+        return "\x01".join(["f\x02core.v", f"l\x02{line}", f"page\x02{page}",
+                            f"o\x02{comment}", "h\x02TOP.core"])
+
+    (tmp_path / "a.dat").write_text(
+        "# SystemC::Coverage-3\n"
+        f"C '{key('v_line/core', 10, 'block')}' 3\n"
+        f"C '{key('v_line/core', 12, 'block')}' 0\n"
+        f"C '{key('v_toggle/core', 5, 'x[0]:0->1')}' 0\n")
+    (tmp_path / "b.dat").write_text(
+        "# SystemC::Coverage-3\n"
+        f"C '{key('v_line/core', 12, 'block')}' 2\n"
+        f"C '{key('v_toggle/core', 5, 'x[0]:0->1')}' 0\n"
+        f"C '{key('v_branch/core', 14, 'if')}' 0\n")
+    data = parse_coverage([tmp_path / "a.dat", tmp_path / "b.dat"])
+    assert data.summary(("line", "branch")) == (2, 3)
+    assert data.summary(("toggle",)) == (0, 1)
