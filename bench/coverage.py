@@ -304,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     untoggled: dict[str, int] = collections.Counter()
     for name, run in runs.items():
         verilog = run["verilog"]
-        mine = lambda f, v=verilog: Path(f).resolve() == v.resolve()
+
+        def mine(file, own=verilog.resolve()):
+            return Path(file).resolve() == own
         line_hit, line_total = merged.summary(("line", "branch"), mine)
         toggle_hit, toggle_total = merged.summary(("toggle",), mine)
         result["variants"][name] = {
@@ -329,7 +331,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # The totals count the cores' Verilog only, not the clock wrapper or primitive models.
     cores = {run["verilog"].resolve() for run in runs.values()}
-    in_cores = lambda f: Path(f).resolve() in cores
+
+    def in_cores(file):
+        return Path(file).resolve() in cores
+
     line_hit, line_total = merged.summary(("line", "branch"), in_cores)
     toggle_hit, toggle_total = merged.summary(("toggle",), in_cores)
     result["line"] = [line_hit, line_total, _percent(line_hit, line_total)]

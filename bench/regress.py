@@ -21,9 +21,12 @@ progress line is printed while the chunks run, and a table per variant at the en
 ``--json`` writes every configuration, the mismatches with their reproducer commands, the
 steps run and the wall time.
 
-Adding a mode (e.g. on-chip learning): write a draw function ``(rng, variant, steps) ->
-LockstepCase`` and add it to :data:`MODES` with the variants it runs on; ``--modes``
-selects the modes of a run.
+Modes: ``inference`` (the default) and ``learning`` (random learning rules on the learning
+variants LA and LB, every step compared and, after each learning step, every synapse word,
+axonal delay and ``LEARN_COUNT``: ``--modes learning`` or ``--modes inference,learning``).
+Adding a mode: write a draw function ``(rng, variant, steps, name) -> case`` and add it to
+:data:`MODES` with the variants it runs on, and teach :func:`bench.regress_tb.run_item` how
+to run its cases.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ from sim.build import (
 from sim.cases import LockstepCase
 from sim.variants import CORE_VARIANTS, CoreVariant
 
-__all__ = ["MODES", "REGRESS_VARIANTS", "Mode", "draw_config", "main", "run_regression"]
+__all__ = ["MODES", "REGRESS_VARIANTS", "Mode", "draw_config", "draw_inference",
+           "draw_learning", "get_variant", "main", "run_regression"]
 
 #: Core variants of the regression: the lockstep variants A and B (their builds are shared
 #: with the lockstep tests) and four more with the extremes of the number formats.
@@ -145,19 +149,73 @@ def draw_inference(rng: np.random.Generator, variant: CoreVariant, steps: int,
     )
 
 
+def draw_learning(rng: np.random.Generator, variant: CoreVariant, steps: int, name: str):
+    """A random learning configuration: a :class:`sim.learning_cases.LearningCase`.
+
+    A random network with a random rule (any error, rounding and feedback mode, weights
+    and/or delays learned, sometimes saturating rates, extreme initial delays, the zero
+    skip off), ``steps`` steps split into one to four samples (a clear and a new label
+    between them, learned values kept), a share of learning steps of 30 %, 90 % or all.
+    """
+    from sim.learning_cases import LearningCase
+
+    params = variant.params
+    n_in = _size(rng, params["max_in"])
+    n_hidden = _size(rng, params["max_hidden"])
+    n_out = _size(rng, params["max_out"])
+    recurrent = bool(params.get("recurrent")) and rng.random() < 0.6
+    parts = int(rng.integers(1, 4, endpoint=True))
+    cuts = sorted(int(c) for c in rng.choice(np.arange(1, steps), size=min(parts - 1,
+                                                                           steps - 1),
+                                             replace=False)) if steps > 1 else []
+    bounds = [0, *cuts, steps]
+    samples = tuple(b - a for a, b in zip(bounds, bounds[1:]) if b > a)
+    return LearningCase(
+        name=name, seed=int(rng.integers(0, 2**31 - 1)),
+        n_in=n_in, n_hidden=n_hidden, n_out=n_out, recurrent=recurrent,
+        delay_in=str(rng.choice(_DELAY_KINDS)),
+        delay_rec=str(rng.choice(_DELAY_KINDS)) if recurrent else "none",
+        delay_out=str(rng.choice(_DELAY_KINDS)),
+        reset=str(rng.choice(["soft", "hard"])),
+        samples=samples,
+        learn_share=float(rng.choice([0.3, 0.9, 1.0])),
+        density=round(float(rng.choice([0.05, 0.2, 0.4, 0.8])), 4),
+        error="any",
+        learn=[None, "weights", "delays", "both"][int(rng.integers(4))],
+        saturate=bool(rng.random() < 0.2),
+        extreme_delays=bool(rng.random() < 0.3),
+        zero_skip=bool(rng.random() < 0.8),
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Mode:
-    """A kind of configuration: how to draw one, and the variants it runs on."""
+    """A kind of configuration: how to draw one, and the variants it runs on.
 
-    draw: Callable[[np.random.Generator, CoreVariant, int, str], LockstepCase]
+    ``draw(rng, variant, steps, name)`` returns a case object with ``to_dict()``,
+    ``describe()`` and ``name``; :mod:`bench.regress_tb` runs it by the mode's name.
+    """
+
+    draw: Callable[[np.random.Generator, CoreVariant, int, str], object]
     variants: tuple[str, ...]
 
 
-#: Configuration modes. A learning mode joins with its own draw function and variants
-#: built with ``learning=True``.
+#: Configuration modes. ``learning`` runs on the learning variants of
+#: :data:`sim.learning_cases.LEARNING_VARIANTS` (their builds are shared with
+#: ``tests/test_learning_lockstep.py``) and is off unless ``--modes`` names it.
 MODES: dict[str, Mode] = {
     "inference": Mode(draw_inference, tuple(REGRESS_VARIANTS)),
+    "learning": Mode(draw_learning, ("LA", "LB")),
 }
+
+
+def get_variant(name: str) -> CoreVariant:
+    """A regression variant, or a learning variant of :mod:`sim.learning_cases`."""
+    if name in REGRESS_VARIANTS:
+        return REGRESS_VARIANTS[name]
+    from sim.learning_cases import LEARNING_VARIANTS
+
+    return LEARNING_VARIANTS[name]
 
 
 @dataclasses.dataclass
@@ -167,7 +225,7 @@ class Config:
     index: int
     mode: str
     variant: str
-    case: LockstepCase
+    case: object    # LockstepCase (inference) or LearningCase (learning)
 
 
 def draw_config(seed: int, index: int, steps: int, modes: tuple[str, ...] = ("inference",)
@@ -177,7 +235,7 @@ def draw_config(seed: int, index: int, steps: int, modes: tuple[str, ...] = ("in
     mode = modes[int(rng.integers(len(modes)))]
     variants = MODES[mode].variants
     variant = variants[int(rng.integers(len(variants)))]
-    case = MODES[mode].draw(rng, REGRESS_VARIANTS[variant], steps, f"r{seed}_{index:05d}")
+    case = MODES[mode].draw(rng, get_variant(variant), steps, f"r{seed}_{index:05d}")
     return Config(index=index, mode=mode, variant=variant, case=case)
 
 
@@ -215,7 +273,7 @@ def run_regression(configs: list[Config], simulator: str, *, jobs: int = 2, chun
     # Build every variant first (in parallel), so no chunk waits on another's build.
     build_seconds = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        built = {name: pool.submit(build_core, simulator, REGRESS_VARIANTS[name],
+        built = {name: pool.submit(build_core, simulator, get_variant(name),
                                    hdl_clock=hdl_clock) for name in by_variant}
         for name, future in built.items():
             build_seconds[name] = future.result().build_seconds
@@ -231,13 +289,13 @@ def run_regression(configs: list[Config], simulator: str, *, jobs: int = 2, chun
     def run_chunk(name, number, part):
         tag = f"regress-{name}-{number}-{workdir.name}"
         cases_file = workdir / f"{tag}.json"
-        cases_file.write_text(json.dumps([{"index": c.index, **c.case.to_dict()}
-                                          for c in part]))
+        cases_file.write_text(json.dumps([{"index": c.index, "mode": c.mode,
+                                           **c.case.to_dict()} for c in part]))
         progress_file = workdir / f"{tag}.progress"
         progress_file.write_text("")
         progress_files.append(progress_file)
         try:
-            report = run_cocotb(simulator, REGRESS_VARIANTS[name], "bench.regress_tb",
+            report = run_cocotb(simulator, get_variant(name), "bench.regress_tb",
                                 extra_env={"DELAYCORE_CASES_FILE": str(cases_file),
                                            "DELAYCORE_PROGRESS": str(progress_file)},
                                 run_name=tag, hdl_clock=hdl_clock)
@@ -358,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{'variant':8} {'configs':>8} {'steps':>10} {'mismatches':>10} {'sim s':>8} "
           f"{'build s':>8}")
-    for name in REGRESS_VARIANTS:
+    for name in sorted({e["variant"] for e in results}, key=list(REGRESS_VARIANTS).__add__(
+            ["LA", "LB"]).index):
         rows = [e for e in results if e["variant"] == name]
         if not rows:
             continue
@@ -379,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "simulator": args.sim, "seed": args.seed, "steps_per_config": args.steps,
             "modes": list(modes), "jobs": args.jobs,
-            "variants": {name: dict(REGRESS_VARIANTS[name].params)
+            "variants": {name: dict(get_variant(name).params)
                          for name in {e["variant"] for e in results}},
             "build_seconds": build_seconds, "wall_seconds": wall, "steps": total_steps,
             "configs": results, "mismatches": mismatches,

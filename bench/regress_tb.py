@@ -5,16 +5,19 @@ Run by :func:`sim.build.run_cocotb`; the simulator process reads:
 ``DELAYCORE_VARIANT``
     JSON of the :class:`sim.variants.CoreVariant` the core was built from.
 ``DELAYCORE_CASES_FILE``
-    Path of a JSON list of :class:`sim.cases.LockstepCase` dictionaries, each with an extra
-    ``"index"`` (the configuration's number in the regression).
+    Path of a JSON list of case dictionaries, each with an extra ``"index"`` (the
+    configuration's number in the regression) and ``"mode"``: ``"inference"`` for a
+    :class:`sim.cases.LockstepCase` (run by :func:`run_config`), ``"learning"`` for a
+    :class:`sim.learning_cases.LearningCase` (run by ``sim.test_learning.run_case``: every
+    step compared, and what was learned after every learning step).
 ``DELAYCORE_PROGRESS``
     Path of a file to which one JSON line per finished configuration is appended (the
     parent process reads it for its progress line).
 ``DELAYCORE_REPORT``
     Path of the JSON report written at the end.
 
-Each configuration is loaded through the bus over whatever the previous one left in the core
-(configuration, membranes, spike rings), cleared, and run in lockstep with
+Each inference configuration is loaded through the bus over whatever the previous one left
+in the core (configuration, membranes, spike rings), cleared, and run in lockstep with
 :class:`golden.model.GoldenCore`: the main run (with new parameters written mid-run when the
 case has ``retune_at``), a check of the ``STEP`` and ``CYCLES`` counters, a clear and a
 second run. A mismatch ends that configuration only; the core is reset before the next.
@@ -84,6 +87,22 @@ async def run_config(tb: CoreTB, case: LockstepCase, variant: CoreVariant, index
     return entry
 
 
+async def run_item(tb: CoreTB, item: dict, variant: CoreVariant) -> dict:
+    """Run one configuration of the cases file by its mode; returns its progress entry."""
+    index = item.pop("index")
+    mode = item.pop("mode", "inference")
+    if mode == "inference":
+        return await run_config(tb, LockstepCase.from_dict(item), variant, index)
+    if mode == "learning":
+        from sim.learning_cases import LearningCase
+        from sim.test_learning import run_case as run_learning_case
+
+        entry = await run_learning_case(tb, LearningCase.from_dict(item), variant)
+        entry.update(index=index, variant=variant.name)
+        return entry
+    raise ValueError(f"unknown configuration mode {mode!r}")
+
+
 @cocotb.test()
 async def regress_networks(dut):
     """Every configuration of ``DELAYCORE_CASES_FILE`` matches the golden model."""
@@ -98,10 +117,7 @@ async def regress_networks(dut):
     try:
         await tb.start()
         for item in items:
-            item = dict(item)
-            index = item.pop("index")
-            case = LockstepCase.from_dict(item)
-            entry = await run_config(tb, case, variant, index)
+            entry = await run_item(tb, dict(item), variant)
             report["cases"].append(entry)
             if progress_path:
                 with open(progress_path, "a") as handle:

@@ -176,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['steps_per_second']:.0f} steps/s in the simulator "
           f"({report['seconds']:.0f} s; {wall:.0f} s with build and start-up), "
           f"v/y compared every {args.check_every} step(s)")
+    if args.learning:
+        print(f"learning steps: {report['learning_steps']}, learned parameters compared "
+              f"after {report['parameter_checks']} of them")
     print("first divergence: " + (divergence["message"] if divergence else "none"))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,8 @@ async def soak(dut):
     total = int(plan["steps"])
     status = _Status(os.environ.get("DELAYCORE_STATUS"), total)
     report = {"variant": variant.name, "simulator": sim_name(), "plan": plan, "steps": 0,
-              "segments": 0, "divergence": None, "failures": []}
+              "segments": 0, "learning_steps": 0, "parameter_checks": 0, "divergence": None,
+              "failures": []}
     if plan.get("learning"):
         reason = learning_support()
         if reason:
@@ -217,11 +218,12 @@ async def soak(dut):
             for t in range(block):
                 last = t == block - 1 and (segment_left == block or step + 1 == total)
                 full = step % plan["check_every"] == 0 or last
+                learn = bool(learn_mask[t]) if learning else None
                 await _step(tb, scoreboard, spikes[t], step, int(noise[t]), full,
-                            f"(segment {segment})",
-                            learn=bool(learn_mask[t]) if learning else None,
-                            label=sample_label)
+                            f"(segment {segment})", learn=learn, label=sample_label)
                 step += 1
+                report["learning_steps"] += bool(learn)
+                report["parameter_checks"] += bool(learn and full)
                 if step % plan["status_every"] == 0:
                     status.write(step, segments=segment + 1)
             segment_left -= block

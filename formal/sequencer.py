@@ -28,11 +28,12 @@ Asserted in every cycle (within the depth):
    ``clear_cycles``.
 
 The harness observes the core through its memories' ports and the sequencer FSM's state
-register (read after elaboration, :mod:`formal.introspect`), so it needs no debug port. A core built with
-``learning`` keeps properties 1-3 for the forward pass (the learning pass runs in its own
-FSM states and is not a synapse *fetch*); there the harness also drives ``learn`` freely and
-asserts that the learning pass writes synapse words in increasing order (each at most once)
-inside the network; property 4 does not apply (a learning step has no fixed length).
+register (read after elaboration, :mod:`formal.introspect`), so it needs no debug port. A
+core built with ``learning`` keeps properties 1-3 for the forward pass (the learning pass
+runs in its own FSM states and is not a synapse *fetch*); there the harness also drives
+``learn`` freely and asserts that the learning pass writes synapse words in increasing order
+(each at most once) inside the network; property 4 does not apply (a learning step has no
+fixed length).
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ SEQUENCER_CONFIGS = {
     "feedforward": (CoreParams(max_in=3, max_hidden=1, max_out=2, d_max=64, weight_bits=3,
                                weight_frac=1, delay_frac=1, decay_bits=1, v_bits=4,
                                y_bits=4), 20, 32),
+    # A learning core (the learning pass in its own FSM states after the forward pass):
+    # properties 1-3 and the order of the learning pass's synapse writes.
+    "learning": (CoreParams(max_in=2, max_hidden=2, max_out=2, d_max=2, weight_bits=3,
+                            decay_bits=2, v_bits=4, y_bits=4, recurrent=True, learning=True,
+                            trace_bits=2, u_bits=2, l_bits=4, softmax=False,
+                            random_feedback=False), 14, 36),
 }
 
 _STEP_STATES = ("INPUT", "HIDDEN", "HIDDEN_FLUSH", "HIDDEN_WRITE", "OUTPUT", "OUTPUT_FLUSH")

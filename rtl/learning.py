@@ -340,6 +340,37 @@ class SignalUnit(wiring.Component):
 
     The forward pass writes ``min(|vpre_i - theta_i| >> psi_shift, 255)`` of every hidden
     neuron (``hidden_en``), the ``psi_lut`` index of the step.
+
+    Parameters
+    ----------
+    params : CoreParams
+
+    Members
+    -------
+    start : In(1)
+        Start (ignored while ``busy``).
+    busy : Out(1)
+    n_hidden, n_out, label, target_amp, softmax, random_feedback, zero_skip, psi_shift, \
+softmax_shift, l_shift : In
+        Run-time sizes, ``CTRL.LABEL``, the rule's constants and modes; ``zero_skip`` low
+        lists every post neuron.
+    out_base, row : In
+        Synapse address of the first readout synapse, and the synapses of a hidden neuron
+        (``n_in + n_rec``): the first-synapse addresses of the list entries.
+    y_addr : Out, y_data : In
+        Read port of the readout memory (data one cycle later).
+    syn_addr : Out, syn_data : In
+        Synapse memory reads of the readout weights (symmetric feedback).
+    hidden_en, hidden_index, vpre, theta : In
+        A hidden neuron's update in the forward pass.
+    cfg_addr, cfg_data, psi_w_en, exp_w_en, fb_w_en : In
+        Bus writes of the LUTs and the feedback weights.
+    psi_r_data, exp_r_data, fb_r_data : Out
+        Bus reads (address ``cfg_addr`` one cycle earlier, while idle).
+    list_addr : In, list_row, list_factor : Out
+        Read port of the post list (hidden neurons from 0, readouts from ``max_hidden``).
+    hidden_count, out_count : Out
+        Entries of the two lists after the pass.
     """
 
     def __init__(self, params: CoreParams):
@@ -754,6 +785,30 @@ class UpdateUnit(wiring.Component):
     A stage is busy every other cycle, so the two uses of the multiplier (stages 2 and 3)
     and of the rounding shifter (stages 4 and 5) never meet: two multipliers, one rounding
     shifter, one hash pipeline. The pipeline drains between projections.
+
+    Parameters
+    ----------
+    params : CoreParams
+
+    Members
+    -------
+    start : In(1)
+        Start (ignored while ``busy``).
+    busy : Out(1)
+    n_in, n_hidden, rec_on, kinds, learn_weights, learn_delays, stochastic, eta_in, \
+eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
+        Run-time sizes, ``FLAGS`` (recurrent, the three 2-bit delay kinds), the rule's
+        modes and constants, ``LEARN_COUNT`` and the step ``t``.
+    hidden_count, out_count : In
+        Entries of the post lists (:class:`SignalUnit`).
+    list_addr : Out, list_row, list_factor : In
+        Post list read port.
+    syn_addr, syn_w_data, syn_w_en : Out, syn_r_data : In
+        The single port of the synapse memory.
+    axon_r_addr, axon_w_addr, axon_w_data, axon_w_en : Out, axon_r_data : In
+        Axonal delay memory (capacity layout of the ``AXON`` region).
+    x_addr, u_addr : Out, x_data, u_data : In
+        Trace ring reads (:class:`TraceUnit`).
     """
 
     def __init__(self, params: CoreParams):
@@ -1186,7 +1241,6 @@ class LearningEngine(wiring.Component):
         # -- units ----------------------------------------------------------------------------
         rec_on = self.flags[0]
         zero_skip = ~self.flags[8]
-        spike_width = max(p.max_in, p.max_hidden)
         m.d.comb += [
             traces.start.eq(enabled & (self.trace_inputs | self.trace_hidden)),
             traces.first_source.eq(Mux(self.trace_hidden, p.max_in, 0)),
@@ -1200,7 +1254,6 @@ class LearningEngine(wiring.Component):
             traces.kernel_shift.eq(kernel_shift),
             self.trace_busy.eq(traces.busy),
         ]
-        del spike_width
 
         n_rec = Mux(rec_on, self.n_hidden, 0)
         m.d.comb += [

@@ -50,6 +50,22 @@ def test_regress_smoke_icarus(tmp_path, require_simulator, capsys):
 @pytest.mark.sim
 @pytest.mark.icarus
 @pytest.mark.lockstep
+def test_regress_learning_smoke_icarus(tmp_path, require_simulator):
+    """The learning mode draws learning cases and runs them on the learning variants."""
+    require_simulator("icarus")
+    out = tmp_path / "regress.json"
+    status = regress_main(["--configs", "2", "--modes", "learning", "--sim", "icarus",
+                           "--steps", "30", "--json", str(out), "--workdir", str(tmp_path)])
+    report = json.loads(out.read_text())
+    assert status == 0, report["mismatches"]
+    assert {c["mode"] for c in report["configs"]} == {"learning"}
+    assert all(c["variant"] in ("LA", "LB") for c in report["configs"])
+    assert report["steps"] == 60
+
+
+@pytest.mark.sim
+@pytest.mark.icarus
+@pytest.mark.lockstep
 def test_soak_smoke_icarus(tmp_path, require_simulator):
     """A short soak crosses a retune and a new network, and finds no divergence."""
     require_simulator("icarus")
@@ -64,15 +80,26 @@ def test_soak_smoke_icarus(tmp_path, require_simulator):
     assert report["divergence"] is None
 
 
-def test_soak_learning_needs_support(capsys):
-    """--learning explains what is missing instead of running a half-checked soak."""
+@pytest.mark.sim
+@pytest.mark.icarus
+def test_soak_learning_smoke_icarus(tmp_path, require_simulator, capsys):
+    """The learning soak learns and compares what was learned; without the learning
+    lockstep it says what is missing instead of running a half-checked soak."""
     from bench.soak import main as soak_main
     from bench.soak_tb import learning_support
 
-    if learning_support() is None:
-        pytest.skip("the learning lockstep is available")
-    assert soak_main(["--steps", "10", "--learning"]) == 2
-    assert "learning lockstep" in capsys.readouterr().err
+    if learning_support() is not None:
+        assert soak_main(["--steps", "10", "--learning"]) == 2
+        assert "learning" in capsys.readouterr().err
+        return
+    require_simulator("icarus")
+    out = tmp_path / "soak.json"
+    status = soak_main(["--steps", "200", "--learning", "--sim", "icarus", "--segment", "120",
+                        "--retune-every", "50", "--check-every", "4", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert status == 0, report["divergence"]
+    assert report["steps"] == 200 and report["learning_steps"] > 50
+    assert report["parameter_checks"] > 10
 
 
 def test_coverage_file_merge(tmp_path):
