@@ -28,6 +28,8 @@ ERROR_MODES = ("mse", "softmax")
 FEEDBACK_MODES = ("symmetric", "random")
 ROUNDING_MODES = ("truncate", "stochastic")
 PSI_LUT_SIZE = 256
+#: Fields of the per-neuron parameter learning (docs/model.md section 11).
+NEURON_FIELDS = ("learn_neurons", "eta_beta", "eta_coupling", "eta_rho", "elig_bits")
 KERNEL_MAX_HALF_WIDTH = 7
 
 
@@ -155,6 +157,14 @@ class LearningRule:
         Rounding of ``>> eta``: toward zero, or floor after adding hashed random bits.
     seed : int
         32-bit seed of the stochastic-rounding hash.
+    learn_neurons : bool
+        Learn the per-neuron parameters the network's options add: the synaptic-current
+        decay ``beta`` and the adaptation ``coupling`` and decay ``rho``
+        (``docs/model.md`` section 11).
+    eta_beta, eta_coupling, eta_rho : int
+        Learning rates of ``beta``, ``coupling`` and ``rho``, as right shifts.
+    elig_bits : int
+        Signed width of the decay eligibilities (section 11.1).
     """
 
     learn_weights: bool = True
@@ -181,6 +191,11 @@ class LearningRule:
     u_bits: int = 8
     rounding: str = "truncate"
     seed: int = 1
+    learn_neurons: bool = False
+    eta_beta: int = 24
+    eta_coupling: int = 12
+    eta_rho: int = 24
+    elig_bits: int = 24
 
     @property
     def kernel_half_width(self) -> int:
@@ -252,12 +267,26 @@ class LearningRule:
             raise ValueError(f"learning.rounding must be one of {', '.join(ROUNDING_MODES)}, "
                              f"got {self.rounding!r}")
         self.seed = _int_field("seed", self.seed, 0, 0xFFFF_FFFF)
+        if not isinstance(self.learn_neurons, (bool, np.bool_)):
+            raise ValueError(f"learning.learn_neurons must be true or false, "
+                             f"got {self.learn_neurons!r}")
+        self.learn_neurons = bool(self.learn_neurons)
+        for name in ("eta_beta", "eta_coupling", "eta_rho"):
+            setattr(self, name, _int_field(name, getattr(self, name), 0, 47))
+        self.elig_bits = _int_field("elig_bits", self.elig_bits, 8, 32)
+        if self.learn_neurons and not net.neuron_parameters():
+            raise ValueError("learning.learn_neurons needs synapse = 'current' or "
+                             "adaptation = 'threshold' (no neuron parameter to learn)")
 
     def to_dict(self) -> dict[str, Any]:
         out = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if value is None:
+                continue
+            # Neuron-learning fields at their defaults are left out, so that rules of
+            # networks without the options read and compare as before.
+            if field.name in NEURON_FIELDS and value == field.default:
                 continue
             out[field.name] = value.tolist() if isinstance(value, np.ndarray) else value
         return out

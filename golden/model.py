@@ -15,6 +15,7 @@ Two arithmetic modes share the same code:
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -25,6 +26,11 @@ __all__ = ["StepResult", "GoldenCore", "run", "saturate", "synapse_addresses"]
 
 # Stream numbers of the stochastic-rounding hash (docs/model.md, section 7.6).
 STREAM_WEIGHT, STREAM_SYNAPTIC_DELAY, STREAM_AXONAL_DELAY = 0, 1, 2
+# Shared parameters (recurrent kernel taps, neuron parameters) use stream 3 with the
+# address ``group * 4096 + index`` (docs/model.md section 11.3).
+STREAM_SHARED = 3
+SHARED_GROUP = {"kernel": 0, "beta": 1, "coupling": 2, "rho": 3}
+SHARED_GROUP_SIZE = 4096
 
 
 def saturate(x: np.ndarray, bits: int) -> np.ndarray:
@@ -47,6 +53,11 @@ def synapse_addresses(net: Network, proj: str) -> np.ndarray:
     if proj == "rec":
         return posts * row + net.n_in + pres
     return net.n_hidden * row + posts * net.n_hidden + pres
+
+
+def _shared_addresses(group: str, count: int) -> np.ndarray:
+    """Hash addresses of shared parameters: ``group * 4096 + index`` (stream 3)."""
+    return SHARED_GROUP[group] * SHARED_GROUP_SIZE + np.arange(count)
 
 
 def _axon_addresses(net: Network, proj: str) -> np.ndarray:
@@ -73,13 +84,33 @@ class _Projection:
         self.kind = net.delay_kind(proj)
         post, pre = net.projection_shape(proj)
         self.pre_index = np.arange(pre)
+        # A recurrent kernel is stored as its K taps ([batch, K]) and expanded to the dense
+        # matrix where a sum needs it (docs/model.md section 10).
         self.w = np.repeat(net.weights(proj)[None].astype(dtype), batch, axis=0)
+        self.band = net.kernel_band() if proj == "rec" and net.rec_kernel else None
+        self.shape = (post, pre)
         stored = getattr(net, f"d_{proj}")
         self.d = None if stored is None else np.repeat(stored[None].astype(dtype), batch, axis=0)
         self.addresses = synapse_addresses(net, proj)
         self.axon_addresses = _axon_addresses(net, proj)
         # Recurrent spikes of this step are not visible yet: its delay 0 is the previous step.
         self.newest_offset = 1 if proj == "rec" else 0
+
+    def dense(self) -> np.ndarray:
+        """Weights as ``[batch, post, pre]`` (a kernel expanded, 0 outside its band)."""
+        if self.band is None:
+            return self.w
+        post, pre, tap = self.band
+        dense = np.zeros((self.w.shape[0],) + self.shape, dtype=self.w.dtype)
+        dense[:, post, pre] = self.w[:, tap]
+        return dense
+
+    def tap_sums(self, terms: np.ndarray) -> np.ndarray:
+        """Exact sum of per-synapse ``terms`` ``[batch, post, pre]`` over each tap's band."""
+        post, pre, tap = self.band
+        sums = np.zeros(self.w.shape, dtype=terms.dtype)
+        np.add.at(sums, (slice(None), tap), terms[:, post, pre])
+        return sums
 
     def integer_delays(self, delay_frac: int) -> np.ndarray:
         """Integer delays, ``[batch, post, pre]`` (synaptic) or ``[batch, pre]`` otherwise."""
@@ -128,6 +159,10 @@ class GoldenCore:
         # 2W+1 trace slots.
         self.slots = max(net.d_max, 2 * half_width + 1) + 1
         self.projections = {p: _Projection(net, p, batch, self.dtype) for p in net.projections()}
+        # Per-neuron parameters of the options (beta, coupling, rho), [batch, n_hidden].
+        self.neurons = {name: np.repeat(getattr(net, name)[None].astype(self.dtype), batch,
+                                        axis=0)
+                        for name in net.neuron_parameters()}
         # Counts learning steps per batch element; keys the stochastic rounding, so it is
         # not cleared between samples (docs/model.md 7.6).
         self.learn_count = np.zeros(batch, dtype=np.uint64)
@@ -165,7 +200,7 @@ class GoldenCore:
         """
         mine, theirs = self.net.to_dict(), net.to_dict()
         for field in ("n_in", "n_hidden", "n_out", "recurrent", "delay_in", "delay_rec",
-                      "delay_out", "d_max", "weight_bits", "weight_frac", "delay_frac",
+                      "delay_out", "synapse", "adaptation", "rec_kernel", "d_max", "weight_bits", "weight_frac", "delay_frac",
                       "decay_bits", "v_bits", "y_bits"):
             if mine.get(field) != theirs.get(field):
                 raise ValueError(f"load_parameters: {field} differs "
@@ -174,6 +209,7 @@ class GoldenCore:
         if replacement.slots != self.slots:
             raise ValueError("load_parameters: the learning kernel width changes the ring size")
         self.net, self.rule, self.projections = net, net.learning, replacement.projections
+        self.neurons = replacement.neurons
 
     # -- state --------------------------------------------------------------------------------
 
@@ -192,6 +228,12 @@ class GoldenCore:
         self.trace_hidden = np.zeros((b, s, net.n_hidden), dtype=self.dtype)
         self.dtrace_in = np.zeros((b, s, net.n_in), dtype=self.dtype)
         self.dtrace_hidden = np.zeros((b, s, net.n_hidden), dtype=self.dtype)
+        # Options (docs/model.md sections 8-11): synaptic current, adaptation, and the
+        # eligibilities of the neuron parameters. Zero when an option is off.
+        zeros = functools.partial(np.zeros, (b, net.n_hidden), dtype=self.dtype)
+        self.c, self.a = zeros(), zeros()
+        self.elig = {"beta_c": zeros(), "beta_v": zeros(), "coupling": zeros(),
+                     "rho": zeros()}
 
     # -- one step ---------------------------------------------------------------------------
 
@@ -229,10 +271,25 @@ class GoldenCore:
         current = self._drive("in", self.spikes_in, delays["in"])
         if net.recurrent:
             current = current + self._drive("rec", self.spikes_hidden, delays["rec"])
+        c_old, a_old = self.c, self.a
+        if net.synapse == "current":
+            self.c = saturate(self._shr(self.neurons["beta"] * c_old, net.decay_bits) + current,
+                              net.v_bits)
+            current = self.c
         vpre = saturate(self._shr(net.alpha * self.v, net.decay_bits) + current, net.v_bits)
-        z = vpre >= net.theta
-        after_spike = vpre - net.theta if net.reset == "soft" else np.zeros_like(vpre)
+        v_hi = (1 << (net.v_bits - 1)) - 1
+        threshold = net.theta if net.adaptation == "none" else np.minimum(net.theta + a_old,
+                                                                         v_hi)
+        z = vpre >= threshold
+        after_spike = vpre - threshold if net.reset == "soft" else np.zeros_like(vpre)
         self.v = np.where(z, after_spike, vpre)
+        if net.adaptation == "threshold":
+            self.a = np.minimum(self._shr(self.neurons["rho"] * a_old, net.decay_bits)
+                                + self.neurons["coupling"] * z, v_hi)
+        # Eligibilities of the threshold at this step: those of a[t-1] (section 11.1).
+        elig_threshold = (self.elig["coupling"], self.elig["rho"])
+        if self.rule is not None and self.rule.learn_neurons:
+            self._update_eligibilities(c_old, a_old, z)
         self.spikes_hidden[:, slot, :] = z
         if self.rule is not None:
             self._update_traces(self.trace_hidden, self.dtrace_hidden, z)
@@ -244,7 +301,8 @@ class GoldenCore:
         if learn.any():
             if labels is None:
                 raise ValueError("labels are required on learning steps")
-            self._learn(vpre, np.broadcast_to(np.asarray(labels), (self.batch,)), learn, delays)
+            self._learn(vpre, np.broadcast_to(np.asarray(labels), (self.batch,)), learn, delays,
+                        threshold, elig_threshold)
             self.learn_count = self.learn_count + learn.astype(np.uint64)
         self.t += 1
 
@@ -254,11 +312,27 @@ class GoldenCore:
                                   for f in dataclasses.fields(StepResult)))
         return result
 
+    def _update_eligibilities(self, c_old, a_old, z) -> None:
+        """Eligibilities of beta, coupling and rho after this step (docs/model.md 11.1)."""
+        net, rule, e = self.net, self.rule, self.elig
+        a_bits = net.decay_bits
+        if net.synapse == "current":
+            e["beta_c"] = saturate(self._shr(self.neurons["beta"] * e["beta_c"], a_bits) + c_old,
+                                   rule.elig_bits)
+            e["beta_v"] = saturate(self._shr(net.alpha * e["beta_v"], a_bits) + e["beta_c"],
+                                   rule.elig_bits)
+        if net.adaptation == "threshold":
+            rho = self.neurons["rho"]
+            spikes = z.astype(self.dtype) * (1 << rule.trace_shift)
+            e["coupling"] = np.clip(self._shr(rho * e["coupling"], a_bits) + spikes,
+                                    0, (1 << rule.trace_bits) - 1)
+            e["rho"] = saturate(self._shr(rho * e["rho"], a_bits) + a_old, rule.elig_bits)
+
     def _drive(self, proj: str, ring: np.ndarray, delays: np.ndarray) -> np.ndarray:
         """Synaptic input ``sum_pre (w >> weight_frac) * spike(delayed)``, ``[batch, post]``."""
         p = self.projections[proj]
         newest = self.t - p.newest_offset
-        w_eff = self._shr(p.w, self.net.weight_frac)
+        w_eff = self._shr(p.dense(), self.net.weight_frac)
         arrived = p.gather(ring, newest, delays)
         return np.einsum("bij,bij->bi", np.broadcast_to(arrived, w_eff.shape).astype(w_eff.dtype),
                          w_eff)
@@ -295,15 +369,16 @@ class GoldenCore:
         probability = scaled // total if self.exact else scaled / total
         return probability - target
 
-    def _learn(self, vpre, labels, learn, delays) -> None:
-        """One learning step: error, learning signal, post factors, weight and delay updates."""
+    def _learn(self, vpre, labels, learn, delays, threshold, elig_threshold) -> None:
+        """One learning step: error, learning signal, post factors, weight, delay and neuron
+        parameter updates."""
         net, rule = self.net, self.rule
         error = self._error(labels) * learn[:, None]
         feedback = self.projections["out"].w if rule.feedback == "symmetric" \
             else np.broadcast_to(rule.b_fb, (self.batch,) + rule.b_fb.shape)
         signal = saturate(self._shr(np.einsum("bki,bk->bi", feedback, error), rule.l_shift),
                           rule.l_bits)
-        distance = np.abs(vpre - net.theta)
+        distance = np.abs(vpre - threshold)
         lut_index = np.minimum(np.floor_divide(distance, 1 << rule.psi_shift), 255).astype(int)
         psi = rule.psi_lut[lut_index]
         post_factor = {"hidden": self._shr(signal * psi, 8), "out": error}
@@ -316,12 +391,13 @@ class GoldenCore:
             factor = post_factor["out" if name == "out" else "hidden"][:, :, None]
             newest = self.t - p.newest_offset
             w_old = p.w
+            w_dense = p.dense()
             if rule.learn_delays and p.kind != "none":
                 # Delay eligibility: post factor x current weight x delay-derivative trace,
                 # read at the synapse's delay but no newer than the newest final u (t - W).
                 u = p.gather(self.dtrace_in if name == "in" else self.dtrace_hidden,
                              newest, np.maximum(delays[name], half_width))
-                term = factor * self._shr(w_old, net.weight_frac) * u
+                term = factor * self._shr(w_dense, net.weight_frac) * u
                 if p.kind == "synaptic":
                     keys = self._hash_keys(p.addresses, STREAM_SYNAPTIC_DELAY)
                     step = self._round_shift(term, rule.eta_delay, keys)
@@ -332,9 +408,35 @@ class GoldenCore:
             if rule.learn_weights:
                 x = p.gather(self.trace_in if name == "in" else self.trace_hidden,
                              newest, delays[name])
-                keys = self._hash_keys(p.addresses, STREAM_WEIGHT)
-                step = self._round_shift(factor * x, eta[name], keys)
+                if p.band is None:
+                    keys = self._hash_keys(p.addresses, STREAM_WEIGHT)
+                    step = self._round_shift(factor * x, eta[name], keys)
+                else:  # shared kernel: sum over the band exactly, round once per tap
+                    keys = self._hash_keys(_shared_addresses("kernel", w_old.shape[1]),
+                                           STREAM_SHARED)
+                    terms = np.broadcast_to(factor * x, (self.batch,) + p.shape)
+                    step = self._round_shift(p.tap_sums(terms), eta[name], keys)
                 p.w = np.clip(w_old - step, w_lo, w_hi)
+        if rule.learn_neurons:
+            self._learn_neurons(post_factor["hidden"], elig_threshold)
+
+    def _learn_neurons(self, factor, elig_threshold) -> None:
+        """Updates of beta, coupling and rho from the hidden post factor (section 11.2)."""
+        net, rule = self.net, self.rule
+        decay_hi = (1 << net.decay_bits) - 1
+        gradients = {}
+        if net.synapse == "current":
+            gradients["beta"] = (factor * self.elig["beta_v"], rule.eta_beta, decay_hi)
+        if net.adaptation == "threshold":
+            # A higher threshold lowers the spike probability: the gradient of the
+            # threshold parameters is minus the post factor times their eligibility.
+            gradients["coupling"] = (-factor * elig_threshold[0], rule.eta_coupling,
+                                     (1 << (net.v_bits - 1)) - 1)
+            gradients["rho"] = (-factor * elig_threshold[1], rule.eta_rho, decay_hi)
+        for name, (gradient, eta, hi) in gradients.items():
+            keys = self._hash_keys(_shared_addresses(name, net.n_hidden), STREAM_SHARED)
+            step = self._round_shift(gradient, eta, keys)
+            self.neurons[name] = np.clip(self.neurons[name] - step, 0, hi)
 
     # -- parameters -------------------------------------------------------------------------
 
@@ -349,6 +451,9 @@ class GoldenCore:
             data[f"w_{name}"] = w
             if d is not None:
                 data[f"d_{name}"] = d
+        for name, values in self.neurons.items():
+            values = values[index]
+            data[name] = values if self.exact else np.rint(values).astype(np.int64)
         return Network.from_dict(data)
 
 

@@ -22,8 +22,10 @@ import numpy as np
 from .learning import LearningRule
 
 __all__ = [
+    "ADAPTATION_MODES",
     "DELAY_KINDS",
     "RESET_MODES",
+    "SYNAPSE_MODES",
     "PROJECTIONS",
     "NetworkError",
     "Network",
@@ -33,6 +35,14 @@ __all__ = [
 
 DELAY_KINDS = ("none", "synaptic", "axonal")
 RESET_MODES = ("soft", "hard")
+#: Hidden-neuron input: the synaptic sum goes straight into the membrane ("delta") or through
+#: an exponentially decaying synaptic current ("current", docs/model.md section 8).
+SYNAPSE_MODES = ("delta", "current")
+#: Hidden-neuron adaptation: none, or a spike-driven threshold increase (section 9).
+ADAPTATION_MODES = ("none", "threshold")
+#: Opt-in fields and the value that means "off". They are left out of :meth:`Network.to_dict`
+#: while off, so files and summaries of networks without them do not change.
+OPTION_DEFAULTS = {"synapse": "delta", "adaptation": "none", "rec_kernel": 0}
 #: Projection name -> (weight field, delay field, delay-kind field).
 PROJECTIONS = {
     "in": ("w_in", "d_in", "delay_in"),
@@ -86,7 +96,25 @@ class Network:
         Stored delays (``delay_frac`` fraction bits): shape ``(post, pre)`` for synaptic
         delays, ``(pre,)`` for axonal delays, ``None`` for ``"none"``.
     reset : {"soft", "hard"}
-        Membrane reset after a spike: subtract ``theta`` or set to 0.
+        Membrane reset after a spike: subtract the threshold or set to 0.
+    synapse : {"delta", "current"}
+        Hidden input straight into the membrane, or through a decaying synaptic current
+        (``docs/model.md`` section 8; needs ``reset = "soft"``).
+    beta : array of int, shape (n_hidden,), or None
+        Synaptic-current decay factors in ``[0, 2**decay_bits - 1]``; required exactly when
+        ``synapse = "current"``.
+    adaptation : {"none", "threshold"}
+        Adaptive threshold (``docs/model.md`` section 9).
+    rho : array of int, shape (n_hidden,), or None
+        Adaptation decay factors in ``[0, 2**decay_bits - 1]``.
+    coupling : array of int, shape (n_hidden,), or None
+        Threshold increase per spike in ``[0, 2**(v_bits-1) - 1]`` (membrane units);
+        ``rho`` and ``coupling`` are required exactly when ``adaptation = "threshold"``.
+    rec_kernel : int
+        0: dense recurrent weights ``w_rec[i, i']``. ``K`` (odd): recurrent weights shared
+        along the neuron axis as a kernel of ``K`` taps, ``w_rec`` of shape ``(K,)``
+        (``docs/model.md`` section 10); ``delay_rec`` must then be ``"none"`` or
+        ``"axonal"``.
     d_max, weight_bits, weight_frac, delay_frac, decay_bits, v_bits, y_bits : int
         Number formats, see ``docs/model.md``.
     """
@@ -116,6 +144,12 @@ class Network:
     v_bits: int = 16
     y_bits: int = 16
     learning: LearningRule | None = None
+    synapse: str = "delta"
+    beta: np.ndarray | None = None
+    adaptation: str = "none"
+    rho: np.ndarray | None = None
+    coupling: np.ndarray | None = None
+    rec_kernel: int = 0
 
     def __post_init__(self):
         self._validate()
@@ -146,11 +180,29 @@ class Network:
         self.theta = _check_array("theta", self.theta, (self.n_hidden,), 1, v_hi)
         self.kappa = _check_array("kappa", self.kappa, (self.n_out,), 0, decay_hi)
 
+        self._validate_neurons(decay_hi, v_hi)
+        kernel_hi = 2 * self.n_hidden - 1
+        if isinstance(self.rec_kernel, (int, np.integer)) \
+                and not isinstance(self.rec_kernel, (bool, np.bool_)) \
+                and (self.rec_kernel == 0 or (self.rec_kernel % 2 == 1
+                                              and 1 <= self.rec_kernel <= kernel_hi)):
+            self.rec_kernel = int(self.rec_kernel)
+        else:
+            raise NetworkError(f"rec_kernel must be 0 (dense) or odd in [1, {kernel_hi}], "
+                               f"got {self.rec_kernel!r}")
+        if self.rec_kernel and not self.recurrent:
+            raise NetworkError("rec_kernel is given but recurrent is false")
+        if self.rec_kernel and self.delay_rec == "synaptic":
+            # A shared kernel has one weight per tap, not per synapse: no synapse to hold
+            # its own delay.
+            raise NetworkError("delay_rec must be none or axonal when rec_kernel > 0, "
+                               "got 'synaptic'")
+
         if self.recurrent:
             if self.w_rec is None:
                 raise NetworkError("w_rec is required when recurrent is true")
-            self.w_rec = _check_array("w_rec", self.w_rec, (self.n_hidden, self.n_hidden),
-                                      w_lo, w_hi)
+            shape = (self.rec_kernel,) if self.rec_kernel else (self.n_hidden, self.n_hidden)
+            self.w_rec = _check_array("w_rec", self.w_rec, shape, w_lo, w_hi)
         else:
             if self.w_rec is not None:
                 raise NetworkError("w_rec is given but recurrent is false")
@@ -184,7 +236,68 @@ class Network:
             except (TypeError, ValueError) as err:
                 raise NetworkError(str(err)) from None
 
+    def _validate_neurons(self, decay_hi: int, v_hi: int) -> None:
+        """Synaptic-current and adaptation options (docs/model.md sections 8 and 9)."""
+        if self.synapse not in SYNAPSE_MODES:
+            raise NetworkError(f"synapse must be one of {', '.join(SYNAPSE_MODES)}, "
+                               f"got {self.synapse!r}")
+        if self.synapse == "current":
+            if self.reset != "soft":
+                # The decay eligibility passes through a soft reset unchanged; a hard reset
+                # would cut it (section 8.2).
+                raise NetworkError("reset must be 'soft' when synapse is 'current', "
+                                   f"got {self.reset!r}")
+            if self.beta is None:
+                raise NetworkError("beta is required when synapse is 'current'")
+            self.beta = _check_array("beta", self.beta, (self.n_hidden,), 0, decay_hi)
+        elif self.beta is not None:
+            raise NetworkError("beta is given but synapse is 'delta'")
+        if self.adaptation not in ADAPTATION_MODES:
+            raise NetworkError(f"adaptation must be one of {', '.join(ADAPTATION_MODES)}, "
+                               f"got {self.adaptation!r}")
+        if self.adaptation == "threshold":
+            for name in ("rho", "coupling"):
+                if getattr(self, name) is None:
+                    raise NetworkError(f"{name} is required when adaptation is 'threshold'")
+            self.rho = _check_array("rho", self.rho, (self.n_hidden,), 0, decay_hi)
+            self.coupling = _check_array("coupling", self.coupling, (self.n_hidden,), 0, v_hi)
+        elif self.rho is not None or self.coupling is not None:
+            raise NetworkError("rho/coupling are given but adaptation is 'none'")
+
     # -- derived quantities -----------------------------------------------------------------
+
+    def neuron_parameters(self) -> list[str]:
+        """Names of the per-neuron parameters the options add (``beta``, ``rho``,
+        ``coupling``), in that order; empty for a plain LIF network."""
+        names = ["beta"] if self.synapse == "current" else []
+        return names + (["coupling", "rho"] if self.adaptation == "threshold" else [])
+
+    def options(self) -> list[str]:
+        """Opt-in options this network uses, as ``field = value`` strings (empty if none)."""
+        return [f"{name} = {getattr(self, name)!r}" for name, off in OPTION_DEFAULTS.items()
+                if getattr(self, name) != off]
+
+    def kernel_band(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where the recurrent kernel sits in the dense matrix: ``(post, pre, tap)`` arrays.
+
+        Tap ``k`` connects source ``i' = i + k - K // 2`` to neuron ``i``; sources outside
+        ``[0, n_hidden - 1]`` do not exist (zero padding).
+        """
+        k = self.rec_kernel
+        post, tap = np.meshgrid(np.arange(self.n_hidden), np.arange(k), indexing="ij")
+        pre = post + tap - k // 2
+        inside = (pre >= 0) & (pre < self.n_hidden)
+        return post[inside], pre[inside], tap[inside]
+
+    def dense_weights(self, proj: str) -> np.ndarray:
+        """Stored weight words as a ``(post, pre)`` matrix (a recurrent kernel expanded,
+        zero where no synapse exists)."""
+        if proj != "rec" or not self.rec_kernel:
+            return self.weights(proj)
+        dense = np.zeros((self.n_hidden, self.n_hidden), dtype=np.int64)
+        post, pre, tap = self.kernel_band()
+        dense[post, pre] = self.w_rec[tap]
+        return dense
 
     def projection_shape(self, proj: str) -> tuple[int, int]:
         """``(post, pre)`` sizes of projection ``"in"``, ``"rec"`` or ``"out"``."""
@@ -232,6 +345,8 @@ class Network:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if value is None:
+                continue
+            if field.name in OPTION_DEFAULTS and value == OPTION_DEFAULTS[field.name]:
                 continue
             if isinstance(value, LearningRule):
                 value = value.to_dict()

@@ -440,8 +440,15 @@ def network_writes(net, params) -> list[tuple[int, int]]:
     Raises
     ------
     ValueError
-        The network does not fit the core (see :meth:`rtl.params.CoreParams.check_network`).
+        The network does not fit the core (see :meth:`rtl.params.CoreParams.check_network`),
+        or it uses an option the hardware does not implement (synaptic currents, adaptation,
+        a recurrent kernel).
     """
+    options = net.options() if hasattr(net, "options") else []
+    if options:
+        # Loading such a network would silently run it as a plain LIF network.
+        raise ValueError(f"network {options[0]} is not supported by the RTL (delta synapses, "
+                         f"no adaptation and dense recurrent weights only)")
     params.check_network(net)
     n_in, n_hidden, n_out = int(net.n_in), int(net.n_hidden), int(net.n_out)
     writes = [
