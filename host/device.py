@@ -15,6 +15,11 @@ Typical use::
         dev.load_network(net)
         for spikes in sample:
             z = dev.step(spikes)
+
+On a core built with the learning engine, a sample is learned online with
+:meth:`Device.run_sample` (``CTRL.LABEL``, then ``STEP`` frames with the learn flag where the
+sample's target mask is set), and :meth:`Device.export_network` reads the learned weights and
+delays back as a :class:`golden.network.Network`.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ import numpy as np
 
 from . import protocol as proto
 from .protocol import (MAX_READ_WORDS, Command, DeviceError, PingInfo, ProtocolError, Reply,
-                       StatusInfo)
+                       StatusInfo, StepFlag)
 
-__all__ = ["Transport", "Device", "DEFAULT_BAUD"]
+__all__ = ["Transport", "Device", "DEFAULT_BAUD", "LearningUnsupportedError"]
 
 #: Baud rate of the board builds unless they say otherwise.
 DEFAULT_BAUD = 115200
+
+
+class LearningUnsupportedError(ValueError):
+    """A learning operation was asked of a device whose core has no learning engine."""
 
 
 class Transport(Protocol):
@@ -67,6 +76,7 @@ class Device:
         self._info: PingInfo | None = None
         self._sizes: dict[int, int] | None = None
         self._n_hidden: int | None = None
+        self._net = None
 
     # -- construction ---------------------------------------------------------------------
 
@@ -83,9 +93,15 @@ class Device:
         timeout : float
             Read timeout in seconds; also the silence that :meth:`resync` waits for.
         """
-        import serial
-
-        return cls(serial.Serial(port, baudrate=baud, timeout=timeout))
+        try:
+            import serial
+        except ImportError:
+            raise ImportError("opening a serial port needs pyserial: pip install pyserial") \
+                from None
+        try:
+            return cls(serial.Serial(port, baudrate=baud, timeout=timeout))
+        except (serial.SerialException, OSError) as err:
+            raise OSError(f"cannot open serial port {port!r} at {baud} baud: {err}") from None
 
     def close(self) -> None:
         """Close the transport, if it can be closed."""
@@ -160,9 +176,9 @@ class Device:
             The reply is not from a delaycore link, or from one with another protocol version.
         """
         info = PingInfo.from_payload(self._call(Command.PING))
-        if info.version != proto.PROTOCOL_VERSION:
+        if info.version not in proto.SUPPORTED_VERSIONS:
             raise ProtocolError(f"device speaks protocol version {info.version}, this driver "
-                                f"version {proto.PROTOCOL_VERSION}")
+                                f"versions {', '.join(map(str, proto.SUPPORTED_VERSIONS))}")
         self._info = info
         self._sizes = proto.region_sizes(info.core_params())
         return info
@@ -177,9 +193,12 @@ class Device:
     @property
     def params(self):
         """:class:`rtl.params.CoreParams` of the core on the device."""
-        from rtl.params import CoreParams
+        return self.info.core_params()
 
-        return CoreParams(**self.info.core_params_kwargs())
+    @property
+    def learning(self) -> bool:
+        """Whether the device's core has the learning engine (from ``PING``)."""
+        return bool(self.info.learning)
 
     def write(self, addr: int, words: Sequence[int]) -> None:
         """Write ``words`` to consecutive bus addresses from ``addr``.
@@ -228,24 +247,35 @@ class Device:
             words.extend(proto.unpack_words(payload))
         return words
 
-    def step(self, spikes: Sequence[int], *, flags: int = 0) -> np.ndarray:
+    def step(self, spikes: Sequence[int], *, learn: bool = False, flags: int = 0) -> np.ndarray:
         """Run one time step with input spikes ``spikes`` and return the hidden spikes.
 
         Parameters
         ----------
         spikes : sequence of 0/1
             Input spikes ``s[t]``, at most ``max_in`` of them (missing ones are 0).
+        learn : bool
+            Make it a learning step (``StepFlag.LEARN``) with the label in ``CTRL.LABEL``
+            (:meth:`set_label`). Needs a core built with learning and a loaded rule.
         flags : int
-            ``STEP`` flags byte; protocol version 1 defines none, so it must be 0.
+            Raw ``STEP`` flags byte, OR-ed with the learn flag (for tests of the link).
 
         Returns
         -------
         numpy.ndarray
             Hidden spikes ``z[t]``, bool, of the loaded network's ``n_hidden`` neurons (all
             ``max_hidden`` if no network was loaded through this object).
+
+        Raises
+        ------
+        LearningUnsupportedError
+            ``learn`` on a device whose core has no learning engine (nothing is sent).
         """
         info = self.info
-        payload = self._call(Command.STEP, proto.step_payload(spikes, info.max_in, flags),
+        if learn:
+            self._require_learning("a learning step")
+            flags |= StepFlag.LEARN
+        payload = self._call(Command.STEP, proto.step_payload(spikes, info.max_in, int(flags)),
                              reply_len=proto.spike_bytes(info.max_hidden))
         n = self._n_hidden if self._n_hidden is not None else info.max_hidden
         return np.array(proto.unpack_bits(payload, n), dtype=bool)
@@ -282,6 +312,7 @@ class Device:
         for addr, words in _bursts(writes):
             self.write(addr, words)
         self._n_hidden = int(net.n_hidden)
+        self._net = net.copy()
         if clear:
             self.clear()
         return len(writes)
@@ -313,7 +344,147 @@ class Device:
             "y": np.array([mm.decode_signed(word) for word in y], dtype=np.int64),
         }
 
+    # -- learning ---------------------------------------------------------------------------
+
+    def set_label(self, label: int) -> None:
+        """Write the class label of the current sample to ``CTRL.LABEL``.
+
+        Learning steps (``step(..., learn=True)``) use it until it is written again.
+
+        Raises
+        ------
+        LearningUnsupportedError
+            The device's core has no learning engine.
+        TypeError, ValueError
+            ``label`` is not an int in ``[0, n_out - 1]`` of the loaded network (``[0,
+            max_out - 1]`` if none was loaded through this object).
+        """
+        from rtl import memory_map as mm
+
+        self._require_learning("a label")
+        n_out = int(self._net.n_out) if self._net is not None else self.info.max_out
+        label = proto._check_int("label", label, 0, n_out - 1)
+        self.write(mm.address(mm.REGION_CTRL, mm.CTRL_LABEL), [label])
+
+    def read_readouts(self) -> np.ndarray:
+        """The readouts ``y`` of the loaded network (int64, ``n_out`` values)."""
+        from rtl import memory_map as mm
+
+        n_out = int(self._net.n_out) if self._net is not None else self.info.max_out
+        return np.array([mm.decode_signed(word)
+                         for word in self.read(mm.address(mm.REGION_Y), n_out)], dtype=np.int64)
+
+    def learn_count(self) -> int:
+        """``CTRL.LEARN_COUNT``: learning steps the core has run (it keys stochastic rounding)."""
+        from rtl import memory_map as mm
+
+        self._require_learning("LEARN_COUNT")
+        return self.read(mm.address(mm.REGION_CTRL, mm.CTRL_LEARN_COUNT))[0]
+
+    def run_sample(self, spikes, *, label: int | None = None, learn=None,
+                   score=None) -> np.ndarray | None:
+        """Run one sample from zero state: ``CLEAR``, then one ``STEP`` per time step.
+
+        Parameters
+        ----------
+        spikes : array of 0/1, shape (T, n_in)
+            Input spikes of the sample.
+        label : int, optional
+            Class of the sample, written to ``CTRL.LABEL`` first; required with ``learn``.
+        learn : array of bool, shape (T,), optional
+            Learning steps (the sample's ``target_mask``); none if omitted.
+        score : array of bool, shape (T,), optional
+            Steps whose readouts are read and summed (the sample's ``target_mask``); the
+            prediction is the largest sum (``golden.run.predict``).
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The summed readouts (int64, ``n_out``), or ``None`` without ``score``.
+
+        Raises
+        ------
+        LearningUnsupportedError
+            ``learn`` has a learning step but the core has no learning engine.
+        ValueError
+            The masks do not have one entry per step, or ``learn`` comes without ``label``.
+        """
+        spikes = np.asarray(spikes)
+        if spikes.ndim != 2:
+            raise ValueError(f"spikes must have shape (T, n_in), got {spikes.shape}")
+        steps = spikes.shape[0]
+        masks = {}
+        for name, mask in (("learn", learn), ("score", score)):
+            mask = np.zeros(steps, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+            if mask.shape != (steps,):
+                raise ValueError(f"{name} must have one entry per step ({steps}), got shape "
+                                 f"{mask.shape}")
+            masks[name] = mask
+        learning = bool(masks["learn"].any())
+        if learning and label is None:
+            raise ValueError("label is required when the sample has learning steps")
+        if learning:
+            self._require_learning("a learning step")
+        self.clear()
+        if label is not None and (learning or self.learning):
+            self.set_label(label)
+        total = None if score is None else np.zeros(
+            int(self._net.n_out) if self._net is not None else self.info.max_out, np.int64)
+        for t in range(steps):
+            self.step(spikes[t], learn=bool(masks["learn"][t]))
+            if total is not None and masks["score"][t]:
+                total += self.read_readouts()
+        return total
+
+    def export_network(self):
+        """The loaded network with the weights and delays the core holds now.
+
+        Reads every synapse word and every axonal delay of the network loaded through this
+        object (:meth:`load_network`) and returns a :class:`golden.network.Network` with the
+        same structure, formats and learning rule: after online learning it is the learned
+        network, comparable with :meth:`golden.model.GoldenCore.export_network`.
+
+        Raises
+        ------
+        RuntimeError
+            No network was loaded through this object.
+        """
+        from golden.network import Network
+        from rtl import memory_map as mm
+
+        net = self._net
+        if net is None:
+            raise RuntimeError("export_network needs a network loaded with load_network() "
+                               "first (it gives the layout of the synapse memory)")
+        params = self.params
+        n_synapses = net.n_synapses
+        words = self.read(mm.address(mm.REGION_SYN), n_synapses)
+        data = net.to_dict()
+        for proj in net.projections():
+            post_count, pre_count = net.projection_shape(proj)
+            kind = net.delay_kind(proj)
+            w = np.zeros((post_count, pre_count), dtype=np.int64)
+            d = np.zeros((post_count, pre_count), dtype=np.int64)
+            for post in range(post_count):
+                for pre in range(pre_count):
+                    offset = mm.synapse_offset(net, proj, post, pre)
+                    w[post, pre], d[post, pre] = mm.unpack_synapse(words[offset], params)
+            data[f"w_{proj}"] = w.tolist()
+            if kind == "synaptic":
+                data[f"d_{proj}"] = d.tolist()
+            elif kind == "axonal":
+                first = mm.axon_offset(proj, 0, params)
+                data[f"d_{proj}"] = self.read(mm.address(mm.REGION_AXON, first), pre_count)
+        return Network.from_dict(data)
+
     # -- helpers --------------------------------------------------------------------------
+
+    def _require_learning(self, what: str) -> None:
+        if not self.learning:
+            raise LearningUnsupportedError(
+                f"{what} needs a core built with learning, but the device's core has no "
+                f"learning engine (PING reports learning = 0, protocol version "
+                f"{self.info.version})")
 
     def _check_range(self, addr: int, count: int) -> None:
         proto.check_range(addr, count)  # argument types and the address space first

@@ -29,6 +29,7 @@ __all__ = [
     "SYNC_REQUEST",
     "SYNC_REPLY",
     "PROTOCOL_VERSION",
+    "SUPPORTED_VERSIONS",
     "MAGIC",
     "REQUEST_HEADER_BYTES",
     "REPLY_HEADER_BYTES",
@@ -37,6 +38,7 @@ __all__ = [
     "ADDR_BITS",
     "Command",
     "Status",
+    "StepFlag",
     "ProtocolError",
     "DeviceError",
     "crc8",
@@ -65,8 +67,11 @@ __all__ = [
 SYNC_REQUEST = 0xA5
 #: First byte of every reply frame.
 SYNC_REPLY = 0x5A
-#: Version of the frame format and command set described in ``docs/protocol.md``.
-PROTOCOL_VERSION = 1
+#: Version of the frame format and command set described in ``docs/protocol.md``. Version 2
+#: defines the ``STEP`` learn flag and appends the learning-engine words to the ``PING`` reply.
+PROTOCOL_VERSION = 2
+#: Protocol versions this driver can talk to (version 1 devices have no learning engine).
+SUPPORTED_VERSIONS = (1, 2)
 #: First word of the ``PING`` reply: the bytes ``b"DLYC"`` read as a little-endian word.
 MAGIC = int.from_bytes(b"DLYC", "little")
 #: Sync, command and two length bytes.
@@ -120,8 +125,17 @@ class Status(enum.IntEnum):
     #: The frame stopped arriving: too long a gap between two of its bytes.
     TIMEOUT = 0x06
     #: An argument has a value the device does not accept (a zero ``READ`` count, a ``READ``
-    #: count above :data:`MAX_READ_WORDS`, a reserved ``STEP`` flag).
+    #: count above :data:`MAX_READ_WORDS`, a reserved ``STEP`` flag, the learn flag on a
+    #: core built without learning).
     BAD_ARG = 0x07
+
+
+class StepFlag(enum.IntFlag):
+    """Bits of the ``STEP`` flags byte (the other bits are reserved and must be 0)."""
+
+    #: Learning step: the core learns in this step from the label in ``CTRL.LABEL``
+    #: (the sample's ``target_mask`` is set at this step). Only on cores built with learning.
+    LEARN = 0x01
 
 
 _STATUS_TEXT = {
@@ -450,21 +464,29 @@ def step_payload(spikes: Sequence[int], max_in: int, flags: int = 0) -> bytes:
     max_in : int
         Input capacity of the core (from :class:`PingInfo`).
     flags : int
-        Flags byte; no flag is defined in protocol version 1, so it must be 0 there.
+        Flags byte: :class:`StepFlag` bits (``StepFlag.LEARN`` for a learning step).
     """
     max_in = _check_int("max_in", max_in, 1, 1 << 16)
     return pack_bits(spikes, max_in, "spikes") + bytes([_check_int("flags", flags, 0, 255)])
 
 
-_PING_WORDS = 10
+_PING_WORDS_V1 = 10
+_PING_WORDS = 12
+
+# Bits of PING word 10 (the learning engine's build options).
+_PING_LEARNING = 1 << 0
+_PING_DELAY_LEARNING = 1 << 1
+_PING_SOFTMAX = 1 << 2
+_PING_RANDOM_FEEDBACK = 1 << 3
+_PING_SPRAM = 1 << 4
 
 
 @dataclasses.dataclass(frozen=True)
 class PingInfo:
     """The ``PING`` reply: protocol version and the capacity and formats of the core.
 
-    Payload: 10 little-endian u32 words (later versions may append more, which older hosts
-    ignore):
+    Payload: 12 little-endian u32 words (10 in protocol version 1; later versions may append
+    more, which older hosts ignore):
 
     ====  ==========================================================================
     word  content
@@ -479,7 +501,13 @@ class PingInfo:
     7     ``weight_bits | weight_frac << 8 | delay_frac << 16 | decay_bits << 24``
     8     ``v_bits | y_bits << 8 | recurrent << 16``
     9     ``max_write_words``: most words one ``WRITE`` frame may carry
+    10    ``learning | delay_learning << 1 | softmax << 2 | random_feedback << 3 |
+          spram << 4`` (``spram``: ``synapse_memory == "spram"``)
+    11    ``trace_bits | u_bits << 8 | l_bits << 16 | kernel_max_half_width << 24``
     ====  ==========================================================================
+
+    A version 1 reply has no words 10 and 11: a core without learning, synapses in block
+    RAM, and the default values of the other learning fields.
     """
 
     version: int
@@ -496,9 +524,18 @@ class PingInfo:
     y_bits: int
     recurrent: bool
     max_write_words: int
+    learning: bool = False
+    delay_learning: bool = True
+    softmax: bool = True
+    random_feedback: bool = True
+    synapse_memory: str = "bram"
+    trace_bits: int = 8
+    u_bits: int = 8
+    l_bits: int = 16
+    kernel_max_half_width: int = 0
 
     def to_words(self) -> list[int]:
-        return [
+        words = [
             MAGIC, self.version, self.max_in, self.max_hidden, self.max_out,
             self.max_synapses, self.d_max,
             self.weight_bits | self.weight_frac << 8 | self.delay_frac << 16
@@ -506,6 +543,17 @@ class PingInfo:
             self.v_bits | self.y_bits << 8 | int(self.recurrent) << 16,
             self.max_write_words,
         ]
+        if self.version >= 2:
+            words += [
+                (_PING_LEARNING if self.learning else 0)
+                | (_PING_DELAY_LEARNING if self.delay_learning else 0)
+                | (_PING_SOFTMAX if self.softmax else 0)
+                | (_PING_RANDOM_FEEDBACK if self.random_feedback else 0)
+                | (_PING_SPRAM if self.synapse_memory == "spram" else 0),
+                self.trace_bits | self.u_bits << 8 | self.l_bits << 16
+                | self.kernel_max_half_width << 24,
+            ]
+        return words
 
     def to_payload(self) -> bytes:
         return pack_words(self.to_words())
@@ -514,12 +562,7 @@ class PingInfo:
         """The :class:`rtl.params.CoreParams` of the core that sent this reply."""
         from rtl.params import CoreParams
 
-        return CoreParams(
-            max_in=self.max_in, max_hidden=self.max_hidden, max_out=self.max_out,
-            max_synapses=self.max_synapses, d_max=self.d_max, weight_bits=self.weight_bits,
-            weight_frac=self.weight_frac, delay_frac=self.delay_frac,
-            decay_bits=self.decay_bits, v_bits=self.v_bits, y_bits=self.y_bits,
-            recurrent=self.recurrent)
+        return CoreParams(**self.core_params_kwargs())
 
     @classmethod
     def from_payload(cls, payload: bytes) -> "PingInfo":
@@ -528,23 +571,41 @@ class PingInfo:
         Raises
         ------
         ProtocolError
-            The payload is too short or does not start with :data:`MAGIC`.
+            The payload is too short for its version or does not start with :data:`MAGIC`.
         """
-        if len(payload) < 4 * _PING_WORDS or len(payload) % 4:
-            raise ProtocolError(f"PING reply must have at least {4 * _PING_WORDS} bytes in "
+        if len(payload) < 4 * _PING_WORDS_V1 or len(payload) % 4:
+            raise ProtocolError(f"PING reply must have at least {4 * _PING_WORDS_V1} bytes in "
                                 f"whole words, got {len(payload)}")
         words = unpack_words(payload)
         if words[0] != MAGIC:
             raise ProtocolError(f"PING reply does not start with the delaycore magic "
                                 f"0x{MAGIC:08X} (got 0x{words[0]:08X}): not a delaycore link")
+        version = words[1]
+        if version >= 2 and len(words) < _PING_WORDS:
+            raise ProtocolError(f"PING reply of protocol version {version} must have at least "
+                                f"{4 * _PING_WORDS} bytes, got {len(payload)}")
         fmt, widths = words[7], words[8]
+        learning = {}
+        if version >= 2:
+            flags, learn_widths = words[10], words[11]
+            learning = dict(
+                learning=bool(flags & _PING_LEARNING),
+                delay_learning=bool(flags & _PING_DELAY_LEARNING),
+                softmax=bool(flags & _PING_SOFTMAX),
+                random_feedback=bool(flags & _PING_RANDOM_FEEDBACK),
+                synapse_memory="spram" if flags & _PING_SPRAM else "bram",
+                trace_bits=learn_widths & 0xFF, u_bits=learn_widths >> 8 & 0xFF,
+                l_bits=learn_widths >> 16 & 0xFF,
+                kernel_max_half_width=learn_widths >> 24 & 0xFF)
+        else:
+            learning = dict(kernel_max_half_width=min(3, max(0, (words[6] - 1) // 2)))
         return cls(
-            version=words[1], max_in=words[2], max_hidden=words[3], max_out=words[4],
+            version=version, max_in=words[2], max_hidden=words[3], max_out=words[4],
             max_synapses=words[5], d_max=words[6],
             weight_bits=fmt & 0xFF, weight_frac=fmt >> 8 & 0xFF, delay_frac=fmt >> 16 & 0xFF,
             decay_bits=fmt >> 24 & 0xFF,
             v_bits=widths & 0xFF, y_bits=widths >> 8 & 0xFF, recurrent=bool(widths >> 16 & 1),
-            max_write_words=words[9],
+            max_write_words=words[9], **learning,
         )
 
     @classmethod
@@ -556,7 +617,11 @@ class PingInfo:
             weight_bits=params.weight_bits, weight_frac=params.weight_frac,
             delay_frac=params.delay_frac, decay_bits=params.decay_bits,
             v_bits=params.v_bits, y_bits=params.y_bits, recurrent=params.recurrent,
-            max_write_words=max_write_words,
+            max_write_words=max_write_words, learning=params.learning,
+            delay_learning=params.delay_learning, softmax=params.softmax,
+            random_feedback=params.random_feedback, synapse_memory=params.synapse_memory,
+            trace_bits=params.trace_bits, u_bits=params.u_bits, l_bits=params.l_bits,
+            kernel_max_half_width=params.kernel_max_half_width,
         )
 
     def core_params_kwargs(self) -> dict:
@@ -566,7 +631,11 @@ class PingInfo:
             max_synapses=self.max_synapses, d_max=self.d_max, weight_bits=self.weight_bits,
             weight_frac=self.weight_frac, delay_frac=self.delay_frac,
             decay_bits=self.decay_bits, v_bits=self.v_bits, y_bits=self.y_bits,
-            recurrent=self.recurrent,
+            recurrent=self.recurrent, synapse_memory=self.synapse_memory,
+            learning=self.learning, trace_bits=self.trace_bits, u_bits=self.u_bits,
+            l_bits=self.l_bits, kernel_max_half_width=self.kernel_max_half_width,
+            delay_learning=self.delay_learning, softmax=self.softmax,
+            random_feedback=self.random_feedback,
         )
 
 

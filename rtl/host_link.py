@@ -23,7 +23,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from host.protocol import (MAX_READ_WORDS, SYNC_REPLY, SYNC_REQUEST, Command, PingInfo,
-                           Status, crc8, region_sizes, spike_bytes)
+                           Status, StepFlag, crc8, region_sizes, spike_bytes)
 
 from .bus import ADDR_WIDTH, ConfigBus
 from .params import CoreParams
@@ -84,6 +84,9 @@ class HostLink(wiring.Component):
         One-cycle pulses to the core's ``start`` and ``clear`` inputs.
     in_spikes : Out(max_in)
         Input spike vector of the ``STEP`` being run.
+    learn : Out(1)
+        Only on a core built with ``learning``: the ``STEP`` being started has the learn
+        flag (valid with ``start``, for the core's ``learn`` input).
     busy, done : In(1)
         The core's ``busy`` and ``done`` outputs.
     out_spikes : In(max_hidden)
@@ -112,7 +115,7 @@ class HostLink(wiring.Component):
         self._params = params
         self._timeout_cycles = timeout_cycles
         self._max_write_words = max_write_words
-        super().__init__({
+        members = {
             "rx": In(stream.Signature(8)),
             "tx": Out(stream.Signature(8)),
             "bus": Out(ConfigBus()),
@@ -122,7 +125,10 @@ class HostLink(wiring.Component):
             "busy": In(1),
             "done": In(1),
             "out_spikes": In(params.max_hidden),
-        })
+        }
+        if params.learning:
+            members["learn"] = Out(1)
+        super().__init__(members)
 
     @property
     def params(self) -> CoreParams:
@@ -197,6 +203,7 @@ class HostLink(wiring.Component):
 
         # -- checks (evaluated in the CHECK state, from the registers of the whole frame) ----
 
+        allowed_flags = int(StepFlag.LEARN) if p.learning else 0
         known_cmd = Signal()
         len_ok = Signal()
         arg_ok = Signal()
@@ -225,8 +232,10 @@ class HostLink(wiring.Component):
             with m.Case(Command.STEP):
                 m.d.comb += [
                     len_ok.eq(length == in_bytes + 1),
-                    # Protocol version 1 defines no flag; the byte is reserved for learning.
-                    arg_ok.eq(step_flags == 0),
+                    # Reserved bits, and the learn flag on a core without the learning
+                    # engine, are refused rather than ignored: the host would otherwise
+                    # believe that the core learned.
+                    arg_ok.eq((step_flags & ~allowed_flags) == 0),
                 ]
         with m.Switch(cmd):
             with m.Case(Command.PING):
@@ -494,4 +503,6 @@ class HostLink(wiring.Component):
             self.start.eq(fsm.ongoing("STEP_START")),
             self.clear.eq(fsm.ongoing("CLEAR_START")),
         ]
+        if p.learning:
+            m.d.comb += self.learn.eq(fsm.ongoing("STEP_START") & step_flags[0])
         return m

@@ -128,6 +128,8 @@ class LinkedCore(wiring.Component):
             link.done.eq(core.done),
             link.out_spikes.eq(core.out_spikes),
         ]
+        if self._params.learning:
+            m.d.comb += core.learn.eq(link.learn)
         return m
 
 

@@ -12,13 +12,17 @@ import pytest
 
 from golden.random import random_network
 from host import protocol as proto
-from host.device import Device
+from host.device import Device, LearningUnsupportedError
 from host.protocol import (Command, DeviceError, PingInfo, ProtocolError, Reply, Status,
-                           StatusInfo)
+                           StatusInfo, StepFlag)
 from rtl import memory_map as mm
 from rtl.params import CoreParams
 
 PARAMS = CoreParams(max_in=12, max_hidden=10, max_out=4, d_max=32, recurrent=True)
+LEARNING_PARAMS = CoreParams(max_in=6, max_hidden=5, max_out=3, d_max=8, weight_bits=12,
+                             weight_frac=4, delay_frac=2, recurrent=True, learning=True,
+                             trace_bits=6, u_bits=7, l_bits=12, kernel_max_half_width=2,
+                             softmax=False, random_feedback=True, synapse_memory="spram")
 
 
 def hexbytes(text: str) -> bytes:
@@ -201,14 +205,35 @@ def test_words_round_trip_and_signed_view():
 def test_ping_info_round_trip_and_checks():
     info = PingInfo.from_params(PARAMS, 64)
     assert PingInfo.from_payload(info.to_payload()) == info
-    assert len(info.to_payload()) == 40
+    assert len(info.to_payload()) == 48
     # Words appended by a later version are ignored.
     assert PingInfo.from_payload(info.to_payload() + bytes(8)) == info
     assert CoreParams(**info.core_params_kwargs()) == PARAMS
+    assert info.core_params() == PARAMS
     with pytest.raises(ProtocolError, match="not a delaycore link"):
         PingInfo.from_payload(bytes(40))
     with pytest.raises(ProtocolError, match="at least 40 bytes"):
         PingInfo.from_payload(info.to_payload()[:36])
+    with pytest.raises(ProtocolError, match="version 2 must have at least 48 bytes"):
+        PingInfo.from_payload(info.to_payload()[:40])
+
+
+def test_ping_info_rebuilds_a_learning_core_exactly():
+    info = PingInfo.from_params(LEARNING_PARAMS, 16)
+    back = PingInfo.from_payload(info.to_payload())
+    assert back == info and back.learning
+    assert back.core_params() == LEARNING_PARAMS
+    words = proto.unpack_words(info.to_payload())
+    assert words[10] == 0b11011  # learning, delay_learning, random_feedback, spram
+    assert words[11] == 6 | 7 << 8 | 12 << 16 | 2 << 24
+
+
+def test_ping_info_of_protocol_version_1():
+    words = PingInfo.from_params(PARAMS, 64).to_words()[:10]
+    words[1] = 1
+    info = PingInfo.from_payload(proto.pack_words(words))
+    assert info.version == 1 and not info.learning
+    assert info.core_params() == PARAMS
 
 
 def test_status_info_round_trip():
@@ -267,6 +292,7 @@ class FakeLink:
         self.requests: list[proto.Request] = []
         self.force_status: int | None = None
         self.reply_command: int | None = None
+        self.learn_steps = 0
 
     def write(self, data: bytes) -> int:
         self.rx += data
@@ -319,8 +345,10 @@ class FakeLink:
             self.memory[mm.address(mm.REGION_CTRL, mm.CTRL_STEP)] = 0
             return command, Status.OK, b""
         if command == Command.STEP:
-            if payload[-1]:
+            allowed = StepFlag.LEARN if self.params.learning else 0
+            if payload[-1] & ~allowed:
                 return command, Status.BAD_ARG, b""
+            self.learn_steps += bool(payload[-1] & StepFlag.LEARN)
             spikes = proto.unpack_bits(payload[:-1], self.params.max_in)
             hidden = (spikes + [False] * self.params.max_hidden)[:self.params.max_hidden]
             key = mm.address(mm.REGION_CTRL, mm.CTRL_STEP)
@@ -505,3 +533,51 @@ def test_device_open_uses_pyserial(monkeypatch):
         pass
     assert opened == {"port": "/dev/ttyUSB1", "baudrate": 115200, "timeout": 0.5,
                       "closed": True}
+
+
+def test_device_refuses_learning_on_a_core_without_it():
+    link = FakeLink(PARAMS)
+    device = Device(link)
+    device.ping()
+    sent = len(link.requests)
+    with pytest.raises(LearningUnsupportedError, match="a learning step needs a core built "
+                                                       "with learning"):
+        device.step([1], learn=True)
+    with pytest.raises(LearningUnsupportedError, match="learning engine"):
+        device.set_label(1)
+    with pytest.raises(LearningUnsupportedError):
+        device.run_sample(np.zeros((3, 2)), label=0, learn=[0, 1, 0])
+    assert len(link.requests) == sent
+    # The raw flag reaches the link, which refuses it.
+    with pytest.raises(DeviceError, match="STEP failed: BAD_ARG"):
+        device.step([1], flags=StepFlag.LEARN)
+
+
+def test_device_learning_sample_and_export():
+    link = FakeLink(LEARNING_PARAMS, max_write_words=8)
+    device = Device(link)
+    assert device.learning and device.params == LEARNING_PARAMS
+    from golden.train import default_rule
+    rule = default_rule(trace_bits=6, trace_shift=4, u_bits=7, l_bits=12, error="mse",
+                        kernel=np.array([-8, -4, 0, 4, 8]))
+    net = random_network(np.random.default_rng(6), n_in=5, n_hidden=4, n_out=3,
+                         recurrent=True, delay_in="synaptic", delay_rec="axonal",
+                         delay_out="axonal", d_max=8, weight_bits=12, weight_frac=4,
+                         delay_frac=2)
+    net = type(net).from_dict({**net.to_dict(), "learning": rule.to_dict()})
+    device.load_network(net)
+    assert link.memory[mm.address(mm.REGION_LEARN, mm.LEARN_REGISTERS["MODE"])] \
+        == mm.encode_mode(rule)
+    spikes = np.random.default_rng(7).random((6, 5)) < 0.5
+    learn = np.array([0, 0, 1, 1, 0, 1], dtype=bool)
+    score = device.run_sample(spikes, label=2, learn=learn, score=learn)
+    assert score.shape == (3,) and link.learn_steps == 3
+    assert link.memory[mm.address(mm.REGION_CTRL, mm.CTRL_LABEL)] == 2
+    with pytest.raises(ValueError, match=r"label must be in \[0, 2\]"):
+        device.set_label(3)
+    with pytest.raises(ValueError, match="label is required"):
+        device.run_sample(spikes, learn=learn)
+    with pytest.raises(ValueError, match="learn must have one entry per step"):
+        device.run_sample(spikes, label=0, learn=[1])
+    # The fake link does not learn: the export is the loaded network.
+    assert device.export_network().to_dict() == net.to_dict()
