@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     bar = tqdm(total=args.steps, unit="step", smoothing=0.1, dynamic_ncols=True,
-               desc=f"soak {args.variant}/{args.sim}")
+               desc=f"soak {soak_variant(args.variant, args.learning).name}/{args.sim}")
 
     def progress(status):
         bar.update(status["step"] - bar.n)
