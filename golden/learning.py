@@ -193,8 +193,8 @@ class LearningRule:
     seed: int = 1
     learn_neurons: bool = False
     eta_beta: int = 24
-    eta_coupling: int = 12
-    eta_rho: int = 24
+    eta_coupling: int = 18
+    eta_rho: int = 26
     elig_bits: int = 24
 
     @property

@@ -67,6 +67,7 @@ __all__ = [
     "init_network",
     "main",
     "parse_learn",
+    "sample_order",
     "train",
     "train_learners",
     "with_learning",
@@ -162,7 +163,10 @@ def init_network(n_in: int, n_hidden: int, n_out: int, rng: np.random.Generator,
                  alpha: int = 205, kappa: int = 205, w_in_gain: float = 2.0,
                  w_in_mean: float = 0.5, w_rec_gain: float = 0.5, w_out_gain: float = 1.0,
                  w_out_assigned: float = 2.0, learn_weights: bool = True,
-                 learn_delays: bool = True, rule: LearningRule | None = None) -> Network:
+                 learn_delays: bool = True, rule: LearningRule | None = None,
+                 synapse: str = "delta", beta: int = 154, adaptation: str = "none",
+                 rho: int = 243, coupling: int = 32, rec_kernel: int = 0,
+                 learn_neurons: bool | None = None) -> Network:
     """A sensible untrained network: random weights with fraction bits, spread-out delays.
 
     Parameters
@@ -194,6 +198,16 @@ def init_network(n_in: int, n_hidden: int, n_out: int, rng: np.random.Generator,
         Learning flags of the rule.
     rule : LearningRule, optional
         The rule; default :func:`default_rule`.
+    synapse, adaptation, rec_kernel : optional
+        Neuron and connectivity options (``docs/model.md`` sections 8-10); the defaults are
+        the plain LIF network with dense recurrent weights. With ``synapse = "current"`` the
+        input weights are scaled by ``1 - beta / 2**8``, so that the synaptic current's
+        stationary gain leaves the initial drive unchanged.
+    beta, rho, coupling : int
+        Initial synaptic-current decay, adaptation decay and threshold increase per spike,
+        the same for all neurons.
+    learn_neurons : bool, optional
+        Learn the neuron parameters (default: whenever the network has some).
 
     Returns
     -------
@@ -215,7 +229,10 @@ def init_network(n_in: int, n_hidden: int, n_out: int, rng: np.random.Generator,
         return rng.integers(0, d_max << delay_frac, size=shape)
 
     std_in = w_in_gain * theta / np.sqrt(n_in)
-    std_rec = w_rec_gain * theta / np.sqrt(n_hidden)
+    if synapse == "current":
+        std_in *= 1.0 - beta / 256.0
+    # Fan-in of a recurrent neuron: all hidden neurons, or the kernel's taps.
+    std_rec = w_rec_gain * theta / np.sqrt(rec_kernel or n_hidden)
     std_out = w_out_gain * 128 / np.sqrt(n_hidden)
     w_out = weights((n_out, n_hidden), std_out)
     if w_out_assigned:
@@ -230,10 +247,24 @@ def init_network(n_in: int, n_hidden: int, n_out: int, rng: np.random.Generator,
         rule = default_rule(learn_weights=learn_weights, learn_delays=learn_delays)
     else:
         rule = dataclasses.replace(rule, learn_weights=learn_weights, learn_delays=learn_delays)
-    return Network(
+    has_neurons = synapse != "delta" or adaptation != "none"
+    if learn_neurons is None:
+        learn_neurons = has_neurons
+    if learn_neurons != rule.learn_neurons:
+        rule = dataclasses.replace(rule, learn_neurons=learn_neurons)
+    options = {}
+    if synapse != "delta":
+        options.update(synapse=synapse, beta=np.full(n_hidden, beta))
+    if adaptation != "none":
+        options.update(adaptation=adaptation, rho=np.full(n_hidden, rho),
+                       coupling=np.full(n_hidden, coupling))
+    if rec_kernel:
+        options["rec_kernel"] = rec_kernel
+    return Network(**options,
         n_in=n_in, n_hidden=n_hidden, n_out=n_out,
         w_in=weights((n_hidden, n_in), std_in, w_in_mean),
-        w_rec=weights((n_hidden, n_hidden), std_rec) if recurrent else None,
+        w_rec=(weights((rec_kernel,) if rec_kernel else (n_hidden, n_hidden), std_rec)
+               if recurrent else None),
         w_out=w_out,
         alpha=np.full(n_hidden, alpha), theta=np.full(n_hidden, theta),
         kappa=np.full(n_out, kappa), recurrent=recurrent,
@@ -271,8 +302,9 @@ def _params_of(net: Network) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
 
 
 def _evaluate_params(net: Network, params: dict, samples: SampleSet, *, exact: bool,
-                     batch_size: int) -> np.ndarray:
-    """Predicted class of every sample with the given per-projection ``(w, d)`` arrays."""
+                     batch_size: int, neurons: dict | None = None) -> np.ndarray:
+    """Predicted class of every sample with the given per-projection ``(w, d)`` arrays
+    (and per-neuron parameters ``neurons``, default those of ``net``)."""
     predicted = np.zeros(samples.n_samples, dtype=np.int64)
     for start in range(0, samples.n_samples, batch_size):
         stop = min(start + batch_size, samples.n_samples)
@@ -282,6 +314,8 @@ def _evaluate_params(net: Network, params: dict, samples: SampleSet, *, exact: b
             proj.w[...] = w
             if proj.d is not None:
                 proj.d[...] = d
+        for name, values in (neurons or {}).items():
+            core.neurons[name][...] = values
         mask = samples.target_mask[start:stop]
         score = np.zeros((stop - start, net.n_out))
         for t in range(samples.n_steps):
@@ -318,6 +352,8 @@ def _structure(net: Network) -> dict:
     for proj in ("in", "rec", "out"):
         data.pop(f"w_{proj}", None)
         data.pop(f"d_{proj}", None)
+    for name in net.neuron_parameters():
+        data.pop(name)
     rule = dict(data.pop("learning", {}) or {})
     rule.pop("learn_weights", None)
     rule.pop("learn_delays", None)
@@ -325,11 +361,21 @@ def _structure(net: Network) -> dict:
     return data
 
 
+def sample_order(rng: np.random.Generator, n_samples: int) -> np.ndarray:
+    """The order in which one epoch visits the training samples.
+
+    A learner draws it from ``numpy.random.default_rng(seed)`` once per epoch; other
+    trainers (``python -m sim.train``) call this to visit the samples in the same order.
+    """
+    return rng.permutation(n_samples)
+
+
 def train_learners(nets: Sequence[Network], train_set: SampleSet,
                    test_set: SampleSet | None = None, epochs: int = 1, *,
                    seeds: Sequence[int] | None = None, exact: bool = True,
                    progress: bool | None = None, eval_batch: int = 512,
-                   desc: str = "train") -> tuple[list[Network], list[dict]]:
+                   desc: str = "train", schedule_every: int = 0,
+                   early_stop: int = 0) -> tuple[list[Network], list[dict]]:
     """Train several independent learners together, one per batch element of a core.
 
     Every learner sees every training sample once per epoch, in its own random order,
@@ -355,6 +401,13 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
         Progress bar on stderr: always, never, or only on a terminal (None).
     eval_batch : int
         Samples evaluated together.
+    schedule_every : int
+        Scheduled update: if positive, every ``schedule_every`` epochs all learning rates
+        halve (every ``eta_*`` shift grows by one, up to its maximum). 0: fixed rates.
+    early_stop : int
+        If positive, a learner whose training accuracy has not improved for ``early_stop``
+        epochs stops learning (its parameters stay as they are for the remaining epochs,
+        which still evaluate it). 0: no early stop.
 
     Returns
     -------
@@ -363,13 +416,17 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
     histories : list of dict
         Per learner: ``train_accuracy`` and ``test_accuracy`` lists (one entry per epoch;
         ``initial_*`` before training), ``delay_change`` (mean absolute change of the
-        integer delays since the start, per epoch) and ``seconds``.
+        integer delays since the start, per epoch) and ``seconds``; with ``early_stop``,
+        also ``stopped_epoch`` (the last epoch that learned, or None).
     """
     nets = list(nets)
     if not nets:
         raise ValueError("need at least one network")
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
+    for name, value in (("schedule_every", schedule_every), ("early_stop", early_stop)):
+        if not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     base = nets[0]
     if base.learning is None:
         raise ValueError("the network has no 'learning' rule")
@@ -397,8 +454,13 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
             core.projections[name].w[b] = w
             if d is not None:
                 core.projections[name].d[b] = d
+        for name in net.neuron_parameters():
+            core.neurons[name][b] = getattr(net, name)
     frozen_w = ~learn_w
     frozen_d = ~learn_d
+    # Neuron parameters learn for every learner or none (learn_neurons is part of the
+    # structure); early stop freezes them per learner.
+    frozen_n = np.zeros(n_learners, dtype=bool)
     initial = {name: (p.w.copy(), None if p.d is None else p.d.copy())
                for name, p in core.projections.items()}
     rngs = [np.random.default_rng(s) for s in seeds]
@@ -411,7 +473,8 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
         if samples is None:
             return None
         predicted = _evaluate_params(base, learner_params(b), samples, exact=exact,
-                                     batch_size=eval_batch)
+                                     batch_size=eval_batch,
+                                     neurons={k: v[b] for k, v in core.neurons.items()})
         return float(np.mean(predicted == samples.labels))
 
     def delay_change(b):
@@ -432,9 +495,16 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
     learner_index = np.arange(n_learners)
     bar = tqdm(total=epochs * n, desc=desc, unit="sample", file=sys.stderr,
                disable=None if progress is None else not progress)
+    if early_stop:
+        for history in histories:
+            history["stopped_epoch"] = None
+    best = [histories[b]["initial_train_accuracy"] for b in learner_index]
+    since_best = np.zeros(n_learners, dtype=np.int64)
     for epoch in range(epochs):
+        if schedule_every and epoch and epoch % schedule_every == 0:
+            core.rule = _halved_rates(core.rule)
         start_time = time.perf_counter()
-        orders = np.stack([rng.permutation(n) for rng in rngs])  # [learner, position]
+        orders = np.stack([sample_order(rng, n) for rng in rngs])  # [learner, position]
         for position in range(n):
             sample = orders[:, position]
             spikes = train_set.spikes[sample]  # [learner, T, n_in]
@@ -442,16 +512,19 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
             mask = train_set.target_mask[sample]
             core.reset()
             for t in range(steps):
-                if frozen_w.any() or frozen_d.any():
+                if frozen_w.any() or frozen_d.any() or frozen_n.any():
                     before = {name: (p.w[frozen_w].copy(),
                                      None if p.d is None else p.d[frozen_d].copy())
                               for name, p in core.projections.items()}
+                    before_n = {k: v[frozen_n].copy() for k, v in core.neurons.items()}
                 core.step(spikes[:, t], labels=labels, learn=mask[:, t])
-                if frozen_w.any() or frozen_d.any():
+                if frozen_w.any() or frozen_d.any() or frozen_n.any():
                     for name, p in core.projections.items():
                         p.w[frozen_w] = before[name][0]
                         if p.d is not None:
                             p.d[frozen_d] = before[name][1]
+                    for k, v in core.neurons.items():
+                        v[frozen_n] = before_n[k]
             bar.update(1)
         seconds = time.perf_counter() - start_time
         for b in learner_index:
@@ -461,6 +534,14 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
                 history["test_accuracy"].append(accuracy(b, test_set))
             history["delay_change"].append(delay_change(b))
             history["seconds"].append(seconds)
+            if early_stop and not frozen_n[b]:
+                if history["train_accuracy"][-1] > best[b]:
+                    best[b], since_best[b] = history["train_accuracy"][-1], 0
+                else:
+                    since_best[b] += 1
+                if since_best[b] >= early_stop:  # stop: nothing of this learner moves
+                    frozen_w[b] = frozen_d[b] = frozen_n[b] = True
+                    history["stopped_epoch"] = epoch
         if test_set is not None:
             bar.set_postfix(test=" ".join(f"{h['test_accuracy'][-1]:.2f}" for h in histories))
     bar.close()
@@ -479,9 +560,18 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
     return trained, histories
 
 
+def _halved_rates(rule: LearningRule) -> LearningRule:
+    """``rule`` with every learning rate halved (shift + 1, up to the field's maximum)."""
+    limits = {"eta_in": 31, "eta_rec": 31, "eta_out": 31, "eta_delay": 31, "eta_beta": 47,
+              "eta_coupling": 47, "eta_rho": 47}
+    return dataclasses.replace(rule, **{name: min(getattr(rule, name) + 1, top)
+                                        for name, top in limits.items()})
+
+
 def train(net: Network, train_set: SampleSet, test_set: SampleSet | None = None,
           epochs: int = 1, *, learn: str | None = None, seed: int = 0, exact: bool = True,
-          progress: bool | None = None, eval_batch: int = 512) -> tuple[Network, dict]:
+          progress: bool | None = None, eval_batch: int = 512, schedule_every: int = 0,
+          early_stop: int = 0) -> tuple[Network, dict]:
     """Train one network online; see :func:`train_learners`.
 
     Parameters
@@ -491,6 +581,8 @@ def train(net: Network, train_set: SampleSet, test_set: SampleSet | None = None,
         ``learn_weights``/``learn_delays``.
     seed : int
         Seed of the sample order.
+    schedule_every, early_stop : int
+        Scheduled learning-rate halving and early stop, see :func:`train_learners`.
 
     Returns
     -------
@@ -500,7 +592,8 @@ def train(net: Network, train_set: SampleSet, test_set: SampleSet | None = None,
     if learn is not None:
         net = with_learning(net, *parse_learn(learn))
     nets, histories = train_learners([net], train_set, test_set, epochs, seeds=[seed],
-                                     exact=exact, progress=progress, eval_batch=eval_batch)
+                                     exact=exact, progress=progress, eval_batch=eval_batch,
+                                     schedule_every=schedule_every, early_stop=early_stop)
     return nets[0], histories[0]
 
 

@@ -285,3 +285,59 @@ def test_rtl_loader_refuses_options():
                            ({"rec_kernel": 3, "w_rec": np.zeros(3)}, "rec_kernel")):
         with pytest.raises(ValueError, match=f"network {field} = .* is not supported by the RTL"):
             network_writes(plain_network(**changes), params)
+
+
+# -- training options --------------------------------------------------------------------------
+
+def small_task():
+    from golden.tasks import make_task
+
+    return make_task("cue", 8, 0), make_task("cue", 8, 1)
+
+
+def test_training_learns_and_exports_neuron_parameters():
+    from golden.train import init_network, train
+
+    train_set, test_set = small_task()
+    net = init_network(train_set.n_in, 4, 2, np.random.default_rng(0), delay_in="none",
+                       synapse="current", adaptation="threshold", recurrent=True,
+                       rec_kernel=3, learn_delays=False)
+    assert net.learning.learn_neurons
+    trained, history = train(net, train_set, test_set, 1, progress=False)
+    assert trained.options() == net.options()
+    assert any(not np.array_equal(getattr(trained, n), getattr(net, n))
+               for n in net.neuron_parameters())
+    assert trained.w_rec.shape == (3,)
+    assert "stopped_epoch" not in history
+
+
+def test_early_stop_freezes_a_learner():
+    from golden.train import init_network, train_learners
+
+    train_set, _ = small_task()
+    net = init_network(train_set.n_in, 4, 2, np.random.default_rng(0), delay_in="none",
+                       synapse="current", learn_delays=False)
+    # eta 31 everywhere: nothing moves, the accuracy never improves, the learner stops.
+    frozen = dataclasses.replace(net, learning=dataclasses.replace(
+        net.learning, eta_in=31, eta_out=31, eta_beta=47))
+    nets, histories = train_learners([frozen], train_set, None, 3, early_stop=1,
+                                     progress=False)
+    assert histories[0]["stopped_epoch"] == 0
+    np.testing.assert_array_equal(nets[0].beta, net.beta)
+
+
+def test_schedule_halves_rates():
+    from golden.train import _halved_rates, train
+
+    train_set, _ = small_task()
+    from golden.train import init_network
+
+    net = init_network(train_set.n_in, 4, 2, np.random.default_rng(0), delay_in="none")
+    halved = _halved_rates(net.learning)
+    assert (halved.eta_in, halved.eta_out, halved.eta_beta) == (
+        net.learning.eta_in + 1, net.learning.eta_out + 1, net.learning.eta_beta + 1)
+    plain, _ = train(net, train_set, None, 2, progress=False)
+    scheduled, _ = train(net, train_set, None, 2, progress=False, schedule_every=1)
+    assert not np.array_equal(plain.w_in, scheduled.w_in)
+    with pytest.raises(ValueError, match="schedule_every must be an integer >= 0"):
+        train(net, train_set, None, 1, schedule_every=-1)
