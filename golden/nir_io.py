@@ -135,6 +135,10 @@ def export_nir(net: Network, *, dt: float = DEFAULT_DT):
 
     if not (math.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive number of seconds, got {dt}")
+    if net.options():
+        # The export writes LIF nodes and dense weights; it would drop the option silently.
+        raise ValueError(f"network {net.options()[0]} cannot be exported to NIR (plain LIF "
+                         f"networks with dense recurrent weights only)")
     tau_h, r_h = _leak_parameters(net.alpha, net.decay_bits, dt)
     tau_o, r_o = _leak_parameters(net.kappa, net.decay_bits, dt)
     nodes: dict[str, Any] = {

@@ -341,3 +341,12 @@ def test_schedule_halves_rates():
     assert not np.array_equal(plain.w_in, scheduled.w_in)
     with pytest.raises(ValueError, match="schedule_every must be an integer >= 0"):
         train(net, train_set, None, 1, schedule_every=-1)
+
+
+def test_nir_export_refuses_options():
+    pytest.importorskip("nir")
+    from golden.nir_io import export_nir
+
+    with pytest.raises(ValueError, match="network adaptation = 'threshold' cannot be exported"):
+        export_nir(plain_network(adaptation="threshold", rho=np.zeros(5),
+                                 coupling=np.zeros(5)))
