@@ -22,10 +22,7 @@ A mismatch ends that case only; the test fails at the end if any case failed.
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import traceback
 
 import cocotb
 import numpy as np
@@ -33,7 +30,8 @@ import numpy as np
 from rtl import memory_map as mm
 from sim.learning_cases import LearningCase, cases_from_json
 from sim.learning_check import step_cycle_bounds
-from sim.tb import CoreTB, LearningScoreboard, LockstepMismatch, run_learning_sample, sim_name
+from sim.case_runner import guarded, run_cases
+from sim.tb import CoreTB, LearningScoreboard, run_learning_sample, sim_name
 from sim.variants import CoreVariant
 
 
@@ -70,8 +68,8 @@ async def run_case(tb: CoreTB, case: LearningCase, variant: CoreVariant) -> dict
     label = f"variant {variant.name} on {sim_name()}, case {case.name} (seed {case.seed})"
     entry = {"name": case.name, "seed": case.seed, "description": case.describe(),
              "steps": 0, "learning_steps": 0, "failure": None}
-    started = time.perf_counter()
-    try:
+
+    async def body():
         net = case.network(params)
         scoreboard = LearningScoreboard(net, params, label)
         before = _parameters(scoreboard.golden)
@@ -107,18 +105,8 @@ async def run_case(tb: CoreTB, case: LearningCase, variant: CoreVariant) -> dict
         entry["rule"] = {"error": r.error, "rounding": r.rounding, "feedback": r.feedback,
                          "learn_weights": r.learn_weights, "learn_delays": r.learn_delays,
                          "half_width": r.kernel_half_width}
-    except (LockstepMismatch, AssertionError) as err:
-        entry["failure"] = str(err)
-    except Exception as err:  # noqa: BLE001 - a hung core or a driver error: report, go on
-        entry["failure"] = f"{label}: {type(err).__name__}: {err}".splitlines()[0]
-        entry["traceback"] = traceback.format_exc()
-    entry["seconds"] = time.perf_counter() - started
-    return entry
 
-
-def _write_report(path: str, report: dict) -> None:
-    with open(path, "w") as handle:
-        json.dump(report, handle, indent=1)
+    return await guarded(entry, label, body)
 
 
 @cocotb.test()
@@ -126,24 +114,11 @@ async def learning_random_networks(dut):
     """Every case of ``DELAYCORE_LEARNING_CASES`` matches the golden model at every step."""
     variant = CoreVariant.from_json(os.environ["DELAYCORE_VARIANT"])
     cases = cases_from_json(os.environ.get("DELAYCORE_LEARNING_CASES", "[]"))
-    report_path = os.environ.get("DELAYCORE_REPORT")
-    report = {"variant": variant.name, "simulator": sim_name(), "cases": [], "failures": []}
-
-    tb = CoreTB(dut, variant.core_params(), log=dut._log)
-    try:
-        await tb.start()
-        for case in cases:
-            entry = await run_case(tb, case, variant)
-            report["cases"].append(entry)
-            if entry["failure"]:
-                report["failures"].append(entry["failure"])
-                dut._log.error("FAIL %s", entry["failure"])
-                await tb.reset()
-            else:
-                dut._log.info("pass %s: %d steps (%d learning) in %.2f s", case.describe(),
-                              entry["steps"], entry["learning_steps"], entry["seconds"])
-    finally:
-        if report_path:
-            _write_report(report_path, report)
+    report = await run_cases(
+        dut, variant, cases, lambda tb, case: run_case(tb, case, variant),
+        report_path=os.environ.get("DELAYCORE_REPORT"),
+        describe=lambda case, entry: (f"{case.describe()}: {entry['steps']} steps "
+                                      f"({entry['learning_steps']} learning) in "
+                                      f"{entry['seconds']:.2f} s"))
     assert not report["failures"], "; ".join(report["failures"])
     assert cases, "no cases given in DELAYCORE_LEARNING_CASES"

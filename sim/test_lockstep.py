@@ -25,15 +25,13 @@ reset before the next one); the test fails at the end if any case failed.
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import traceback
 
 import cocotb
 
+from sim.case_runner import guarded, run_cases, run_lockstep_case
 from sim.cases import LockstepCase, cases_from_json
-from sim.tb import CoreTB, LockstepMismatch, LockstepScoreboard, run_lockstep, sim_name
+from sim.tb import CoreTB, LockstepScoreboard, run_lockstep, sim_name
 from sim.variants import CoreVariant
 
 
@@ -43,8 +41,8 @@ async def run_case(tb: CoreTB, case: LockstepCase, variant: CoreVariant) -> dict
     label = f"variant {variant.name} on {sim_name()}, case {case.name} (seed {case.seed})"
     entry = {"name": case.name, "seed": case.seed, "description": case.describe(),
              "steps": 0, "failure": None}
-    started = time.perf_counter()
-    try:
+
+    async def body():
         # A different full-size network first, so the case is loaded over stale words and
         # its clear has state to remove.
         decoy = case.decoy((params.max_in, params.max_hidden, params.max_out),
@@ -54,51 +52,9 @@ async def run_case(tb: CoreTB, case: LockstepCase, variant: CoreVariant) -> dict
         await tb.clear()
         await run_lockstep(tb, LockstepScoreboard(decoy_net, f"{label}, decoy network"),
                            decoy.spikes()[0])
+        await run_lockstep_case(tb, case, label, entry)
 
-        net = case.network(params)
-        main, after_clear = case.spikes()
-        noise_main, noise_after_clear = case.unused_inputs(params.max_in)
-        scoreboard = LockstepScoreboard(net, label)
-        await tb.load(net)
-        await tb.clear()
-        split = len(main) if case.retune_at is None else case.retune_at
-        entry["steps"] += await run_lockstep(tb, scoreboard, main[:split],
-                                             unused_inputs=noise_main[:split])
-        if split < len(main):
-            retuned = case.retuned_network(params)
-            await tb.load(retuned)
-            scoreboard.retune(retuned)
-            entry["steps"] += await run_lockstep(
-                tb, scoreboard, main[split:], segment="after new parameters",
-                unused_inputs=noise_main[split:], first_step=split)
-        # The counters of the CTRL region: steps since clear, and clocks of the last step
-        # (which rtl.params.CoreParams.step_cycles predicts exactly).
-        step_count = await tb.read_ctrl("STEP")
-        cycles = entry["cycles_per_step"] = await tb.read_ctrl("CYCLES")
-        if step_count != len(main):
-            raise AssertionError(f"{label}: CTRL.STEP reads {step_count} after "
-                                 f"{len(main)} steps")
-        expected_cycles = params.step_cycles(net.n_in, net.n_hidden, net.n_out, net.recurrent)
-        if cycles != expected_cycles:
-            raise AssertionError(f"{label}: CTRL.CYCLES reads {cycles}, "
-                                 f"CoreParams.step_cycles gives {expected_cycles}")
-        await tb.clear()
-        scoreboard.reset()
-        entry["steps"] += await run_lockstep(tb, scoreboard, after_clear,
-                                             segment="after clear",
-                                             unused_inputs=noise_after_clear)
-    except (LockstepMismatch, AssertionError) as err:
-        entry["failure"] = str(err)
-    except Exception as err:  # noqa: BLE001 - a hung core or a driver error: report, go on
-        entry["failure"] = f"{label}: {type(err).__name__}: {err}".splitlines()[0]
-        entry["traceback"] = traceback.format_exc()
-    entry["seconds"] = time.perf_counter() - started
-    return entry
-
-
-def _write_report(path: str, report: dict) -> None:
-    with open(path, "w") as handle:
-        json.dump(report, handle, indent=1)
+    return await guarded(entry, label, body)
 
 
 @cocotb.test()
@@ -106,25 +62,10 @@ async def lockstep_random_networks(dut):
     """Every case of ``DELAYCORE_CASES`` matches the golden model at every step."""
     variant = CoreVariant.from_json(os.environ["DELAYCORE_VARIANT"])
     cases = cases_from_json(os.environ.get("DELAYCORE_CASES", "[]"))
-    report_path = os.environ.get("DELAYCORE_REPORT")
-    report = {"variant": variant.name, "simulator": sim_name(), "cases": [], "failures": []}
-
-    tb = CoreTB(dut, variant.core_params(), log=dut._log)
-    try:
-        await tb.start()
-        for case in cases:
-            entry = await run_case(tb, case, variant)
-            report["cases"].append(entry)
-            if entry["failure"]:
-                report["failures"].append(entry["failure"])
-                dut._log.error("FAIL %s", entry["failure"])
-                # Leave nothing of the failed case behind for the next one.
-                await tb.reset()
-            else:
-                dut._log.info("pass %s: %d steps in %.2f s", case.describe(), entry["steps"],
-                              entry["seconds"])
-    finally:
-        if report_path:
-            _write_report(report_path, report)
+    report = await run_cases(
+        dut, variant, cases, lambda tb, case: run_case(tb, case, variant),
+        report_path=os.environ.get("DELAYCORE_REPORT"),
+        describe=lambda case, entry: (f"{case.describe()}: {entry['steps']} steps in "
+                                      f"{entry['seconds']:.2f} s"))
     assert not report["failures"], "; ".join(report["failures"])
     assert cases, "no cases given in DELAYCORE_CASES"
