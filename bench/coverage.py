@@ -88,7 +88,7 @@ def verilog_with_sources(variant) -> str:
     from rtl.export import _trigger_at_time_zero
 
     platform = None
-    if variant.params.get("synapse_memory") == "spram":
+    if variant.uses_spram:
         from rtl.spram import SPRAMPrimitivePlatform
 
         platform = SPRAMPrimitivePlatform()

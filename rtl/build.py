@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from .params import SYNAPSE_MEMORIES, CoreParams, spram_blocks
+from .params import SYNAPSE_MEMORIES, TRACE_MEMORIES, CoreParams, spram_blocks
 
 __all__ = [
     "DEVICE_RESOURCES",
@@ -154,8 +154,9 @@ def block_ram_estimate(params: CoreParams, family: str) -> dict[str, int]:
     """Block RAMs the memories of a :class:`~rtl.link_top.LinkedCore` need, by memory.
 
     A lower bound for the synapse memory (when it is in block RAM) on both families; on iCE40,
-    where Yosys puts every memory into block RAM, the other entries count too. On ECP5 small
-    memories may go to LUT RAM instead, so only the synapse memory is counted there.
+    where Yosys puts every memory into block RAM, the other entries count too, including the
+    learning engine's. On ECP5 small memories may go to LUT RAM instead, so only the synapse
+    memory and the trace rings are counted there.
     """
     from .host_link import DEFAULT_MAX_WRITE_WORDS
 
@@ -174,6 +175,24 @@ def block_ram_estimate(params: CoreParams, family: str) -> dict[str, int]:
             "y": (p.max_out, p.y_bits),
             "link write buffer": (DEFAULT_MAX_WRITE_WORDS, 32),
         })
+    if p.learning:
+        if p.trace_memory == "bram":
+            trace_words = p.n_sources * p.trace_ring
+            memories["x trace rings"] = (trace_words, p.trace_bits)
+            if p.delay_learning:
+                memories["u trace rings"] = (trace_words, p.u_bits)
+        if family == "ice40":
+            memories.update({
+                "psi index": (p.max_hidden, 8),
+                "psi LUT": (256, 8),
+                "readout errors": (p.max_out, max(p.y_bits, 9)),
+                "post list": (p.max_hidden + p.max_out,
+                              p.max_synapses.bit_length() + p.post_factor_bits),
+            })
+            if p.softmax:
+                memories["exp LUT"] = (256, 8)
+            if p.random_feedback:
+                memories["feedback weights"] = (p.max_out * p.max_hidden, p.weight_bits)
     return {name: _blocks(depth, width, family) for name, (depth, width) in memories.items()}
 
 
@@ -196,6 +215,9 @@ def check_fit(params: CoreParams, board, device: str) -> None:
         if blocks > available["spram"]:  # CoreParams allows at most 4 already
             raise BuildError(f"SPRAM overflows: the synapse memory needs {blocks} blocks, the "
                              f"{device} has {available['spram']}")
+    if params.trace_spram_blocks and not board.has_spram(device):
+        raise BuildError(f"--trace-memory spram needs the SPRAM of an iCE40 UltraPlus; the "
+                         f"{device} of the {board.name} has none (use --trace-memory bram)")
     estimate = block_ram_estimate(params, board.family)
     needed = sum(estimate.values())
     if needed > available["ebr"]:
@@ -208,6 +230,8 @@ def check_fit(params: CoreParams, board, device: str) -> None:
                     else "; the other memories alone fill it")
             if board.has_spram(device):
                 hint += ", or put the synapses in SPRAM with --synapse-memory spram"
+        if "x trace rings" in estimate and board.has_spram(device):
+            hint += "; --trace-memory spram moves the trace rings into SPRAM"
         raise BuildError(f"block RAM overflows: the memories need at least {needed} of the "
                          f"{available['ebr']} blocks of the {device} ({parts}), {needed - available['ebr']} too "
                          f"many{hint}")
@@ -597,6 +621,7 @@ def capacity(params: CoreParams) -> dict[str, Any]:
         "synapse_memory": p.synapse_memory,
         "synapse_word_bits": p.syn_word_bits,
         "learning": bool(getattr(p, "learning", False)),
+        "trace_memory": p.trace_memory if p.learning else None,
         "step_cycles_at_capacity": p.step_cycles(p.max_in, p.max_hidden, p.max_out,
                                                  p.recurrent),
     }
@@ -885,6 +910,10 @@ def _parser() -> argparse.ArgumentParser:
             group.add_argument(_flag(field.name), choices=SYNAPSE_MEMORIES, default=None,
                                help="where the synapse words live: block RAM, or the SPRAM of "
                                     "an iCE40 UltraPlus")
+        elif field.name == "trace_memory":
+            group.add_argument(_flag(field.name), choices=TRACE_MEMORIES, default=None,
+                               help="where the learning engine's trace rings live: block RAM, "
+                                    "or the SPRAM of an iCE40 UltraPlus")
         elif isinstance(default, bool):
             group.add_argument(_flag(field.name), action=argparse.BooleanOptionalAction,
                                default=None)

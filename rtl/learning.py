@@ -33,7 +33,7 @@ A trace of a step before the last ``clear`` reads as 0 because its time is negat
 ``clear`` does not have to touch the trace rings.
 """
 
-from amaranth.hdl import C, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -126,6 +126,44 @@ class Mix32Pipeline(wiring.Component):
         return m
 
 
+class _RingPort:
+    """The read or the write port of a trace ring: ``addr``, ``data`` and (write) ``en``."""
+
+    def __init__(self, addr, data, en=None):
+        self.addr, self.data, self.en = addr, data, en
+
+
+def _trace_ring(m, name, shape, depth, memory):
+    """A trace ring of ``depth`` words of ``shape``: ``(read_port, write_port)``.
+
+    ``memory = "bram"``: a simple dual-port block RAM. ``"spram"``: one ``SB_SPRAM256KA``
+    block (:class:`~rtl.spram.SPRAM256KA`), whose single port writes when the write port is
+    enabled and reads otherwise; the :class:`TraceUnit` never needs the read in a write
+    cycle. Either way the read port returns the word of the previous cycle's address.
+    """
+    if memory == "bram":
+        m.submodules[name] = ring = Memory(shape=shape, depth=depth, init=[])
+        return ring.read_port(), ring.write_port()
+
+    from .spram import SPRAM256KA
+
+    width = Shape.cast(shape).width
+    m.submodules[name] = block = SPRAM256KA()
+    read = _RingPort(Signal(range(depth), name=f"{name}_r_addr"),
+                     Signal(shape, name=f"{name}_r_data"))
+    write = _RingPort(Signal(range(depth), name=f"{name}_w_addr"),
+                      Signal(shape, name=f"{name}_w_data"), Signal(name=f"{name}_w_en"))
+    m.d.comb += [
+        block.addr.eq(Mux(write.en, write.addr, read.addr)),
+        block.w_data.eq(write.data.as_unsigned()),
+        block.w_mask.eq(0b1111),
+        block.w_en.eq(write.en),
+        block.select.eq(1),
+        read.data.eq(block.r_data[:width]),
+    ]
+    return read, write
+
+
 class TraceUnit(wiring.Component):
     """Presynaptic traces ``x`` and delay-derivative traces ``u`` (``docs/model.md`` 7.1).
 
@@ -136,6 +174,12 @@ class TraceUnit(wiring.Component):
     cycles ``1 .. 2W + 1`` multiply the kernel taps with ``x[t]``, ``x[t - 1]`` (registers)
     and ``x[t - 2] .. x[t - 2W]`` (one read per cycle); ``u`` is written in the following
     cycle, overlapping the next source. A slot of a time before 0 reads as 0.
+
+    The rings are block RAM, or with ``trace_memory = "spram"`` one single-port
+    ``SB_SPRAM256KA`` each. The schedule suits one port as it is: ``x`` is written only in
+    cycle 0, whose read is not used, and ``u`` is only written here and only read by the
+    update pass and the bus. Without delay learning a source takes one cycle on block RAM
+    (write ``x[t]`` and read the next source's ``x[t - 1]`` at once) and two on SPRAM.
 
     Parameters
     ----------
@@ -199,12 +243,10 @@ class TraceUnit(wiring.Component):
         depth = p.n_sources * p.trace_ring
         slot_bits = p.trace_ring_bits
 
-        m.submodules.x_ring = x_mem = Memory(shape=unsigned(p.trace_bits), depth=depth, init=[])
-        x_rd, x_wr = x_mem.read_port(), x_mem.write_port()
+        x_rd, x_wr = _trace_ring(m, "x_ring", unsigned(p.trace_bits), depth, p.trace_memory)
         m.d.comb += self.x_data.eq(x_rd.data)
         if p.delay_learning:
-            m.submodules.u_ring = u_mem = Memory(shape=signed(p.u_bits), depth=depth, init=[])
-            u_rd, u_wr = u_mem.read_port(), u_mem.write_port()
+            u_rd, u_wr = _trace_ring(m, "u_ring", signed(p.u_bits), depth, p.trace_memory)
             m.d.comb += [u_rd.addr.eq(self.u_addr), self.u_data.eq(u_rd.data)]
 
         running = Signal()
@@ -212,7 +254,13 @@ class TraceUnit(wiring.Component):
         remaining = Signal.like(self.count)
         spikes = Signal.like(self.spikes)
         tap = Signal(range(p.kernel_taps + 1))
-        last_tap = (2 * self.half_width + 1) if p.delay_learning else C(0, 1)
+        if p.delay_learning:
+            last_tap = 2 * self.half_width + 1
+        elif p.trace_memory == "spram":
+            # Tap 0 writes x[t]; a single port reads the next source's x[t - 1] in tap 1.
+            last_tap = C(1, 1)
+        else:
+            last_tap = C(0, 1)
         x_prev = Signal(p.trace_bits)   # x[t - 1] of the current source (0 before t = 1)
         x_new = Signal(p.trace_bits)    # x[t]
         u_pending = Signal()
@@ -988,15 +1036,21 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
 
         # The hash is pipelined (HASH_LATENCY cycles): the weight key enters in stage 0, the
         # delay key in stage 1, their values come out in stages 4 and 5.
-        m.submodules.hash = hasher = Mix32Pipeline()
-        key_base = self.seed ^ Cat(C(0, 16), self.count[:16])
-        with m.If(s0["valid"]):
-            m.d.comb += hasher.key.eq(key_base ^ address)
-        with m.Elif(axonal):
-            m.d.comb += hasher.key.eq(key_base ^ (_STREAM_AXONAL_DELAY << 30)
-                                      ^ (source_key + s1["pre"]))
-        with m.Else():
-            m.d.comb += hasher.key.eq(key_base ^ (_STREAM_SYNAPTIC_DELAY << 30) ^ s1["addr"])
+        if p.stochastic_rounding:
+            m.submodules.hash = hasher = Mix32Pipeline()
+            key_base = self.seed ^ Cat(C(0, 16), self.count[:16])
+            with m.If(s0["valid"]):
+                m.d.comb += hasher.key.eq(key_base ^ address)
+            with m.Elif(axonal):
+                m.d.comb += hasher.key.eq(key_base ^ (_STREAM_AXONAL_DELAY << 30)
+                                          ^ (source_key + s1["pre"]))
+            with m.Else():
+                m.d.comb += hasher.key.eq(key_base ^ (_STREAM_SYNAPTIC_DELAY << 30)
+                                          ^ s1["addr"])
+            random, stochastic = hasher.value, self.stochastic
+        else:
+            # Truncation only: no hash, and the rounding bias is a constant per sign.
+            random, stochastic = C(0, 32), C(0, 1)
 
         # -- stage 1: old word, trace slots ---------------------------------------------------
         w_old = self.syn_r_data[:wb].as_signed()
@@ -1057,7 +1111,7 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         # -- one rounding shifter: weights in stage 4, delays in stage 5 ----------------------
         round_in = Signal(signed(max(fx_shape.width, p.axon_sum_bits)))
         round_shift = Signal(5)
-        rounded = _rounded_shift(m, round_in, round_shift, hasher.value, self.stochastic)
+        rounded = _rounded_shift(m, round_in, round_shift, random, stochastic)
 
         # -- stage 4: the weight; the axonal sum ----------------------------------------------
         if p.delay_learning:
@@ -1201,7 +1255,8 @@ class LearningEngine(wiring.Component):
         delay_top = Signal(p.delay_bits)
         kernel = Signal(data.ArrayLayout(signed(8), p.kernel_taps))
 
-        mode_mask = (mm.MODE_ENABLE | mm.MODE_LEARN_WEIGHTS | mm.MODE_STOCHASTIC
+        mode_mask = (mm.MODE_ENABLE | mm.MODE_LEARN_WEIGHTS
+                     | (mm.MODE_STOCHASTIC if p.stochastic_rounding else 0)
                      | (mm.MODE_LEARN_DELAYS if p.delay_learning else 0)
                      | (mm.MODE_RANDOM_FEEDBACK if p.random_feedback else 0)
                      | (mm.MODE_SOFTMAX if p.softmax else 0))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 __all__ = ["ADDRESS_SPACE", "SPRAM_BLOCKS", "SPRAM_DEPTH", "SPRAM_WIDTH", "SYNAPSE_MEMORIES",
-           "CoreParams", "spram_blocks", "synapse_count"]
+           "TRACE_MEMORIES", "CoreParams", "spram_blocks", "synapse_count"]
 
 #: Words per region of the memory map (``addr[0:16]``), which bounds every memory depth.
 ADDRESS_SPACE = 1 << 16
@@ -21,6 +21,9 @@ ADDRESS_SPACE = 1 << 16
 #: Implementations of the synapse memory: block RAM (``amaranth.lib.memory``, any FPGA) or
 #: the single-port RAMs of the iCE40 UltraPlus (:mod:`rtl.spram`).
 SYNAPSE_MEMORIES = ("bram", "spram")
+#: Implementations of the learning engine's trace rings: block RAM, or one SPRAM block per
+#: ring kind (``x``, and ``u`` with ``delay_learning``).
+TRACE_MEMORIES = ("bram", "spram")
 #: Words, word width and number of the ``SB_SPRAM256KA`` blocks of an iCE40 UP5K.
 SPRAM_DEPTH = 16384
 SPRAM_WIDTH = 16
@@ -103,6 +106,16 @@ class CoreParams:
         Build the softmax readout error (exponential LUT and a divider).
     random_feedback : bool
         Build the memory of fixed feedback weights ``b_fb`` (``feedback = "random"``).
+    stochastic_rounding : bool
+        Build the hash pipeline of stochastic rounding (``rounding = "stochastic"``); without
+        it the core rounds by truncation only.
+    trace_memory : {"bram", "spram"}
+        Where the trace rings of the learning engine live: inferred block RAM (any FPGA), or
+        one ``SB_SPRAM256KA`` block for the ``x`` rings and one for the ``u`` rings, which
+        needs ``(max_in + max_hidden) * trace_ring <= 16384`` and two blocks beside the
+        synapse memory's (:meth:`spram_blocks_used`). Changes no result; without
+        ``delay_learning`` a trace pass then takes 2 cycles per source instead of 1, since
+        the single port cannot read the next source in the cycle that writes this one.
 
     Raises
     ------
@@ -139,6 +152,8 @@ class CoreParams:
     delay_learning: bool = True
     softmax: bool = True
     random_feedback: bool = True
+    stochastic_rounding: bool = True
+    trace_memory: str = "bram"
 
     def __post_init__(self):
         _check_int("max_in", self.max_in, 1, _MAX_POPULATION)
@@ -168,7 +183,7 @@ class CoreParams:
             raise ValueError(f"synapse_memory must be one of {', '.join(SYNAPSE_MEMORIES)}, got "
                              f"{self.synapse_memory!r}")
         if self.synapse_memory == "spram":
-            blocks = spram_blocks(self.max_synapses, self.syn_word_bits)
+            blocks = self.synapse_spram_blocks
             if blocks > SPRAM_BLOCKS:
                 words = SPRAM_BLOCKS // -(-self.syn_word_bits // SPRAM_WIDTH) * SPRAM_DEPTH
                 raise ValueError(
@@ -178,13 +193,17 @@ class CoreParams:
         self._check_learning()
 
     def _check_learning(self) -> None:
-        for name in ("learning", "delay_learning", "softmax", "random_feedback"):
+        for name in ("learning", "delay_learning", "softmax", "random_feedback",
+                     "stochastic_rounding"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
         _check_int("trace_bits", self.trace_bits, 2, 16)
         _check_int("u_bits", self.u_bits, 2, 16)
         _check_int("l_bits", self.l_bits, 4, 24)
+        if self.trace_memory not in TRACE_MEMORIES:
+            raise ValueError(f"trace_memory must be one of {', '.join(TRACE_MEMORIES)}, got "
+                             f"{self.trace_memory!r}")
         if self.kernel_max_half_width is None:
             object.__setattr__(self, "kernel_max_half_width", min(3, (self.d_max - 1) // 2))
         if not self.learning:
@@ -201,6 +220,17 @@ class CoreParams:
                 f"a learning core needs (max_in + max_hidden) * trace_ring <= {ADDRESS_SPACE} "
                 f"(the TRACE_X region), got {self.n_sources} * {self.trace_ring} = "
                 f"{trace_words}")
+        if self.trace_memory == "spram":
+            if trace_words > SPRAM_DEPTH:
+                raise ValueError(
+                    f"trace_memory spram needs (max_in + max_hidden) * trace_ring <= "
+                    f"{SPRAM_DEPTH} (one SPRAM block per ring kind), got {self.n_sources} * "
+                    f"{self.trace_ring} = {trace_words}; pass trace_memory='bram'")
+            if self.spram_blocks_used > SPRAM_BLOCKS:
+                raise ValueError(
+                    f"trace_memory spram needs {self.trace_spram_blocks} SPRAM blocks beside "
+                    f"the {self.synapse_spram_blocks} of the synapse memory, an iCE40 UP5K has "
+                    f"{SPRAM_BLOCKS}; pass trace_memory='bram' or a smaller max_synapses")
         if self.random_feedback and self.max_out * self.max_hidden > ADDRESS_SPACE:
             raise ValueError(
                 f"random_feedback needs max_out * max_hidden <= {ADDRESS_SPACE} (the FEEDBACK "
@@ -281,6 +311,27 @@ class CoreParams:
         """Width of the shared neuron datapath: the wider of ``v_bits`` and ``y_bits``."""
         return max(self.v_bits, self.y_bits)
 
+    @property
+    def synapse_spram_blocks(self) -> int:
+        """``SB_SPRAM256KA`` blocks of the synapse memory (0 unless ``synapse_memory`` is
+        ``"spram"``)."""
+        if self.synapse_memory != "spram":
+            return 0
+        return spram_blocks(self.max_synapses, self.syn_word_bits)
+
+    @property
+    def trace_spram_blocks(self) -> int:
+        """``SB_SPRAM256KA`` blocks of the trace rings: one for ``x``, one for ``u`` (0 unless
+        a learning core has ``trace_memory = "spram"``)."""
+        if not self.learning or self.trace_memory != "spram":
+            return 0
+        return 2 if self.delay_learning else 1
+
+    @property
+    def spram_blocks_used(self) -> int:
+        """All ``SB_SPRAM256KA`` blocks of the core (synapses and trace rings)."""
+        return self.synapse_spram_blocks + self.trace_spram_blocks
+
     # -- learning engine ----------------------------------------------------------------------
 
     @property
@@ -350,13 +401,18 @@ class CoreParams:
         """Cycle (from the first ``busy`` cycle) of the last readout update, and the first
         cycle after the hidden trace pass, on a learning core with traces running.
 
-        A trace pass takes ``P = 2W + 2`` cycles per source (1 without ``delay_learning``)
+        A trace pass takes ``P = 2W + 2`` cycles per source (without ``delay_learning``: 1,
+        or 2 with ``trace_memory = "spram"``)
         plus one cycle for the last ``u``. The input pass starts with the step; the hidden
         pass starts after ``HIDDEN_WRITE`` or, if the input pass is still running, one cycle
         after it ends (``HIDDEN_TRACE``).
         """
         n_rec = n_hidden if (recurrent and self.recurrent) else 0
-        per_source = 2 * half_width + 2 if self.delay_learning else 1
+        if self.delay_learning:
+            per_source = 2 * half_width + 2
+        else:
+            # A single-port ring reads the next source's trace after writing this one's.
+            per_source = 2 if self.trace_memory == "spram" else 1
         tail = 1 if self.delay_learning else 0
         hidden_written = n_in + n_hidden * (n_in + n_rec) + 2 + n_hidden   # first free cycle
         inputs_traced = n_in * per_source + tail
@@ -482,6 +538,9 @@ class CoreParams:
         if rule.feedback == "random" and not self.random_feedback:
             raise ValueError("network learning.feedback = 'random' needs a core built with "
                              "random_feedback=True")
+        if rule.rounding == "stochastic" and not self.stochastic_rounding:
+            raise ValueError("network learning.rounding = 'stochastic' needs a core built with "
+                             "stochastic_rounding=True")
 
     @classmethod
     def for_network(cls, net, **overrides) -> CoreParams:
@@ -503,7 +562,8 @@ class CoreParams:
                           kernel_max_half_width=(len(rule.kernel) - 1) // 2,
                           delay_learning=bool(rule.learn_delays),
                           softmax=getattr(rule, "error", "mse") == "softmax",
-                          random_feedback=rule.feedback == "random")
+                          random_feedback=rule.feedback == "random",
+                          stochastic_rounding=rule.rounding == "stochastic")
         values.update(overrides)
         params = cls(**values)
         params.check_network(net)

@@ -94,7 +94,7 @@ class SPRAM256KA(wiring.Component):
         if not device.startswith("iCE40UP"):
             raise ValueError(f"SB_SPRAM256KA needs an iCE40 UltraPlus device, but the platform "
                              f"is {type(platform).__name__} with device {device!r}; build the "
-                             f"core with synapse_memory='bram'")
+                             f"core with synapse_memory='bram' and trace_memory='bram'")
         m = Module()
         m.submodules.spram = Instance(
             "SB_SPRAM256KA",

@@ -192,7 +192,7 @@ _verilog_cache: dict[str, str] = {}
 def generate_verilog(variant: CoreVariant) -> str:
     """Verilog of ``variant`` from :func:`rtl.export.verilog` (cached in this process).
 
-    A variant with ``synapse_memory="spram"`` gets real ``SB_SPRAM256KA`` instances, which
+    A variant with synapse memory or trace rings in SPRAM gets real ``SB_SPRAM256KA`` instances, which
     :func:`build_core` compiles with the Verilog model of :func:`model_sources`.
     """
     key = variant.to_json()
@@ -200,7 +200,7 @@ def generate_verilog(variant: CoreVariant) -> str:
         from rtl.export import verilog
 
         platform = None
-        if variant.params.get("synapse_memory") == "spram":
+        if variant.uses_spram:
             from rtl.spram import SPRAMPrimitivePlatform
 
             platform = SPRAMPrimitivePlatform()
@@ -210,7 +210,7 @@ def generate_verilog(variant: CoreVariant) -> str:
 
 def model_sources(variant: CoreVariant) -> dict[str, str]:
     """Simulation models of the vendor primitives in the Verilog of ``variant`` (name: text)."""
-    if variant.params.get("synapse_memory") == "spram":
+    if variant.uses_spram:
         from rtl.spram import verilog_model
 
         return {"sb_spram256ka.v": verilog_model()}

@@ -24,14 +24,16 @@ import numpy as np
 
 from .variants import CoreVariant
 
-__all__ = ["LEARNING_VARIANTS", "LearningCase", "cases_from_json", "cases_to_json",
+__all__ = ["LEARNING_VARIANTS", "SPRAM_CASES", "LearningCase", "cases_from_json", "cases_to_json",
            "learning_cases"]
 
 #: ``LA``: default formats and widths (8-bit weights and traces, 16-bit membrane, readout
 #: and learning signal), recurrent, 12 hidden neurons so axonal sums have 12 terms.
 #: ``LB``: narrow formats with fraction bits in weights and delays, tight trace, ``u`` and
 #: learning-signal widths so every saturation happens, and ``d_max = 32`` (64-slot trace
-#: rings).
+#: rings). ``LS``: ``LB`` on the memories of an iCE40 UP5K board build: synapse words (17 bits,
+#: two blocks side by side) and both trace rings in ``SB_SPRAM256KA`` blocks, simulated with
+#: Yosys' model of the primitive; it runs only :data:`SPRAM_CASES`.
 LEARNING_VARIANTS: dict[str, CoreVariant] = {
     "LA": CoreVariant("LA", {
         "max_in": 10, "max_hidden": 12, "max_out": 4, "d_max": 16,
@@ -45,7 +47,18 @@ LEARNING_VARIANTS: dict[str, CoreVariant] = {
         "v_bits": 10, "y_bits": 12, "recurrent": True, "learning": True,
         "trace_bits": 5, "u_bits": 5, "l_bits": 8, "kernel_max_half_width": 4,
     }),
+    "LS": CoreVariant("LS", {
+        "max_in": 6, "max_hidden": 8, "max_out": 3, "d_max": 32,
+        "weight_bits": 10, "weight_frac": 2, "delay_frac": 2, "decay_bits": 10,
+        "v_bits": 10, "y_bits": 12, "recurrent": True, "learning": True,
+        "trace_bits": 5, "u_bits": 5, "l_bits": 8, "kernel_max_half_width": 4,
+        "synapse_memory": "spram", "trace_memory": "spram",
+    }),
 }
+
+#: Cases of ``LS`` that run (its cases are those of ``LB``, with the same seeds): the SPRAM
+#: path changes no result, so two that write every kind of delay and saturate suffice.
+SPRAM_CASES = ("LS02", "LS03")
 
 _FORMAT_FIELDS = ("d_max", "weight_bits", "weight_frac", "delay_frac", "decay_bits",
                   "v_bits", "y_bits")
@@ -189,7 +202,8 @@ def learning_cases(variant_name: str, capacity: tuple[int, int, int]) -> list[Le
     """The learning cases of a core variant with capacity ``(max_in, max_hidden, max_out)``."""
     mi, mh, mo = capacity
     v = variant_name
-    base = {"LA": 3000, "LB": 4000}.get(v, 9000)
+    # LS repeats the draws of LB on the SPRAM memories.
+    base = {"LA": 3000, "LB": 4000, "LS": 4000}.get(v, 9000)
 
     def case(index, short, seed_offset=0, **fields):
         # ``seed_offset`` moves a case to another draw when the first one learns nothing

@@ -50,6 +50,12 @@ class CoreVariant:
         """Short hash of the parameters, so two variants with one name never share a build."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:10]
 
+    @property
+    def uses_spram(self) -> bool:
+        """The core has ``SB_SPRAM256KA`` blocks: synapse memory or trace rings in SPRAM."""
+        traces = self.params.get("learning") and self.params.get("trace_memory") == "spram"
+        return self.params.get("synapse_memory") == "spram" or bool(traces)
+
     def fmt(self, key: str, default: int) -> int:
         """A number-format parameter, falling back to the ``CoreParams`` default."""
         return int(self.params.get(key, default))

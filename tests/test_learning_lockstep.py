@@ -12,8 +12,10 @@ the index and the seed. Test ids read ``<simulator>-<case>``.
 Icarus runs a learning core about ten times slower than Verilator, so it runs the subset
 :data:`ICARUS_CASES` (saturating rates with truncation and axonal sums over every hidden
 neuron; a small recurrent network with stochastic rounding); Verilator runs every case of
-both variants. The cases must change weights and delays, reach the weight limits and clamp
-delays at 0 and ``d_max - 1`` (checked from the reports). The tests of the two variants
+``LA`` and ``LB``. The variant ``LS`` (``LB`` with synapse words and trace rings in iCE40
+SPRAM) runs :data:`~sim.learning_cases.SPRAM_CASES` on Verilator and one of them on Icarus.
+The cases must change weights and delays, reach the weight limits and clamp delays at 0 and
+``d_max - 1`` (checked from the reports). The tests of the two variants
 alternate, so that parallel workers build both variants at the same time.
 
 Select one simulator with ``-m icarus`` or ``-m verilator``; ``-k LA02`` runs one case.
@@ -26,10 +28,10 @@ import itertools
 import pytest
 
 from sim.build import HDL_CLOCK_IS_FASTER, SIMULATORS, run_cocotb
-from sim.learning_cases import LEARNING_VARIANTS, cases_to_json, learning_cases
+from sim.learning_cases import LEARNING_VARIANTS, SPRAM_CASES, cases_to_json, learning_cases
 
-#: Cases run on Icarus (all cases run on Verilator).
-ICARUS_CASES = ("LB03", "LB07")
+#: Cases run on Icarus (all cases of LA and LB run on Verilator).
+ICARUS_CASES = ("LB03", "LB07", "LS03")
 #: Learning steps each case must reach.
 MIN_LEARNING_STEPS = 200
 
@@ -47,6 +49,8 @@ def _params():
         for row in itertools.zip_longest(*columns):
             for name, case in filter(None, row):
                 if simulator == "icarus" and not case.name.startswith(ICARUS_CASES):
+                    continue
+                if name == "LS" and not case.name.startswith(SPRAM_CASES):
                     continue
                 yield pytest.param(simulator, name, case, id=f"{simulator}-{case.name}",
                                    marks=[getattr(pytest.mark, simulator)])

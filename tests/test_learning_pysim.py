@@ -213,6 +213,22 @@ EDGE_CORES = {
     "tiny": (CoreParams(max_in=1, max_hidden=1, max_out=1, d_max=4, recurrent=True,
                         learning=True, weight_bits=3, v_bits=5, y_bits=5, l_bits=4,
                         trace_bits=2, u_bits=2), (1, 1, 1), ("synaptic", "axonal", "axonal")),
+    # Trace rings in SPRAM (the behavioural model of the block), with and without delay
+    # learning: the single port changes the trace schedule, never a result.
+    "spram": (CoreParams(max_in=3, max_hidden=3, max_out=2, d_max=16, recurrent=True,
+                         learning=True, trace_memory="spram", synapse_memory="spram",
+                         kernel_max_half_width=3), (3, 3, 2),
+              ("synaptic", "axonal", "synaptic")),
+    "lean_spram": (CoreParams(max_in=3, max_hidden=2, max_out=2, d_max=8, learning=True,
+                              delay_learning=False, softmax=False, random_feedback=False,
+                              stochastic_rounding=False, trace_memory="spram"), (3, 2, 2),
+                   ("axonal", "none", "synaptic")),
+    # The UP5K board's engine: delay learning in SPRAM, truncation only.
+    "truncate_spram": (CoreParams(max_in=3, max_hidden=3, max_out=2, d_max=8, recurrent=True,
+                                  learning=True, softmax=False, random_feedback=False,
+                                  stochastic_rounding=False, trace_memory="spram",
+                                  synapse_memory="spram"), (3, 3, 2),
+                       ("axonal", "synaptic", "axonal")),
 }
 
 
@@ -227,6 +243,8 @@ def test_learning_pysim_edge_cores(name):
         rule = dataclasses.replace(rule, learn_delays=False)
     if not params.random_feedback:
         rule = dataclasses.replace(rule, feedback="symmetric", b_fb=None)
+    if not params.stochastic_rounding:
+        rule = dataclasses.replace(rule, rounding="truncate")
     net = dataclasses.replace(net, learning=rule)
     steps = 30
     spikes = random_spikes(rng, steps, net.n_in, 0.5)

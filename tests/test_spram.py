@@ -53,6 +53,29 @@ def test_params_spram_capacity():
     CoreParams(weight_bits=16, d_max=64, max_synapses=65536)
 
 
+def test_params_trace_spram_capacity():
+    # The default UP5K learning core: 2 blocks of synapses, one of x and one of u rings.
+    params = CoreParams(max_in=64, max_hidden=128, max_out=16, d_max=32, recurrent=True,
+                        learning=True, synapse_memory="spram", trace_memory="spram")
+    assert (params.synapse_spram_blocks, params.trace_spram_blocks) == (2, 2)
+    assert params.spram_blocks_used == SPRAM_BLOCKS
+    # Without delay learning there are no u rings; without learning no rings at all.
+    lean = CoreParams(learning=True, delay_learning=False, trace_memory="spram")
+    assert lean.trace_spram_blocks == 1
+    assert CoreParams(trace_memory="spram").trace_spram_blocks == 0
+    with pytest.raises(ValueError, match=r"trace_memory spram needs \(max_in \+ max_hidden\) "
+                                         r"\* trace_ring <= 16384.*got 192 \* 128 = 24576"):
+        CoreParams(max_in=64, max_hidden=128, max_out=16, d_max=64, learning=True,
+                   trace_memory="spram")
+    with pytest.raises(ValueError, match=r"trace_memory spram needs 2 SPRAM blocks beside the "
+                                         r"4 of the synapse memory"):
+        CoreParams(max_in=128, max_hidden=128, max_out=16, d_max=32, recurrent=True,
+                   max_synapses=65536, learning=True, synapse_memory="spram",
+                   trace_memory="spram")
+    with pytest.raises(ValueError, match="trace_memory must be one of bram, spram, got 'lut'"):
+        CoreParams(trace_memory="lut")
+
+
 def test_make_synapse_memory():
     bram = make_synapse_memory(CoreParams())
     spram = make_synapse_memory(CoreParams(max_synapses=20000, synapse_memory="spram"))
