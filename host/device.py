@@ -131,6 +131,10 @@ class Device:
         """
         self._transport.write(proto.encode_request(command, payload))
         reply = proto.read_reply(self._transport.read)
+        if reply.command == 0 and reply.status == proto.Status.TIMEOUT:
+            # The device saw a sync byte but no command byte before its timeout: most likely
+            # this request's, whose next bytes were lost.
+            return Reply(command, reply.status)
         if reply.command != command:
             raise ProtocolError(f"reply answers command {_name(reply.command)}, but "
                                 f"{_name(command)} was sent (a stale reply: call resync())")
@@ -294,7 +298,8 @@ class Device:
         """Load a :class:`golden.network.Network` into the core.
 
         Writes every word of :func:`rtl.memory_map.network_writes` (consecutive addresses in
-        bursts), then clears the state unless ``clear`` is false.
+        bursts; on a learning core also the learning rule, and ``CTRL.LEARN_COUNT = 0``),
+        then clears the state unless ``clear`` is false.
 
         Returns
         -------
@@ -308,7 +313,13 @@ class Device:
         """
         from rtl.memory_map import network_writes
 
+        from rtl import memory_map as mm
+
         writes = network_writes(net, self.params)
+        if self.learning:
+            # A fresh learning count, so that the stochastic rounding of the coming learning
+            # steps is that of a new golden.model.GoldenCore of the network.
+            writes.append((mm.address(mm.REGION_CTRL, mm.CTRL_LEARN_COUNT), 0))
         for addr, words in _bursts(writes):
             self.write(addr, words)
         self._n_hidden = int(net.n_hidden)
