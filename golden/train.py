@@ -58,7 +58,7 @@ from tqdm import tqdm
 from .data import DataError, SampleSet, load_samples
 from .learning import LearningRule, exp_lut, gaussian_derivative_kernel, gaussian_psi_lut
 from .model import GoldenCore
-from .network import Network, NetworkError, load_network, save_network
+from .network import OPTION_DEFAULTS, Network, NetworkError, load_network, save_network
 
 __all__ = [
     "LEARN_MODES",
@@ -727,6 +727,15 @@ def _init_parser() -> _Parser:
     parser.add_argument("--d-max", type=str, default="32", help="delay range (default 32)")
     parser.add_argument("--learn", type=str, default="weights,delays",
                         help="weights, delays or weights,delays (default weights,delays)")
+    parser.add_argument("--synapse", default="delta",
+                        help="hidden input: delta or current (decaying synaptic current with "
+                             "a learned decay; default delta)")
+    parser.add_argument("--adaptation", default="none",
+                        help="none or threshold (adaptive threshold with learned coupling "
+                             "and decay; default none)")
+    parser.add_argument("--rec-kernel", type=str, default="0",
+                        help="0: dense recurrent weights; K (odd): a shared kernel of K taps "
+                             "(default 0)")
     return parser
 
 
@@ -774,16 +783,29 @@ def _main_init(argv: list[str]) -> int:
                                   f"got {kind!r}")
         if args.delay_rec != "none" and not args.recurrent:
             raise _UsageError("--delay-rec needs --recurrent")
+        if args.synapse not in ("delta", "current"):
+            raise _UsageError(f"--synapse must be delta or current, got {args.synapse!r}")
+        if args.adaptation not in ("none", "threshold"):
+            raise _UsageError(f"--adaptation must be none or threshold, "
+                              f"got {args.adaptation!r}")
+        rec_kernel = _int_flag("--rec-kernel", args.rec_kernel, 0)
+        if rec_kernel and not args.recurrent:
+            raise _UsageError("--rec-kernel needs --recurrent")
         try:
             learn_w, learn_d = parse_learn(args.learn)
         except ValueError as err:
             raise _UsageError(f"--learn {err}") from None
     except _UsageError as err:
         return _fail(str(err))
-    net = init_network(n_in, n_hidden, n_out, np.random.default_rng(seed),
-                       recurrent=args.recurrent, delay_in=args.delay_in,
-                       delay_rec=args.delay_rec, delay_out=args.delay_out, d_max=d_max,
-                       learn_weights=learn_w, learn_delays=learn_d)
+    try:
+        net = init_network(n_in, n_hidden, n_out, np.random.default_rng(seed),
+                           recurrent=args.recurrent, delay_in=args.delay_in,
+                           delay_rec=args.delay_rec, delay_out=args.delay_out, d_max=d_max,
+                           learn_weights=learn_w, learn_delays=learn_d,
+                           synapse=args.synapse, adaptation=args.adaptation,
+                           rec_kernel=rec_kernel)
+    except NetworkError as err:
+        return _fail(str(err))
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         save_network(net, args.out)
@@ -798,7 +820,11 @@ def _network_summary(net: Network) -> dict:
     keys = ("n_in", "n_hidden", "n_out", "recurrent", "delay_in", "delay_rec", "delay_out",
             "reset", "d_max", "weight_bits", "weight_frac", "delay_frac", "decay_bits",
             "v_bits", "y_bits")
-    return {key: getattr(net, key) for key in keys}
+    summary = {key: getattr(net, key) for key in keys}
+    # Options only when used, so that summaries of plain networks stay as they were.
+    summary.update({name: getattr(net, name) for name, off in OPTION_DEFAULTS.items()
+                    if getattr(net, name) != off})
+    return summary
 
 
 def _main_train(argv: list[str]) -> int:

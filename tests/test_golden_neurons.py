@@ -350,3 +350,22 @@ def test_nir_export_refuses_options():
     with pytest.raises(ValueError, match="network adaptation = 'threshold' cannot be exported"):
         export_nir(plain_network(adaptation="threshold", rho=np.zeros(5),
                                  coupling=np.zeros(5)))
+
+
+def test_init_command_writes_options(tmp_path, capsys):
+    from golden.network import load_network
+    from golden.train import main
+
+    out = tmp_path / "net.json"
+    assert main(["init", "--n-in", "4", "--n-out", "2", "--n-hidden", "5", "--out", str(out),
+                 "--recurrent", "--delay-rec", "axonal", "--rec-kernel", "3",
+                 "--synapse", "current", "--adaptation", "threshold"]) == 0
+    net = load_network(out)
+    assert (net.rec_kernel, net.synapse, net.adaptation) == (3, "current", "threshold")
+    assert net.learning.learn_neurons
+    assert main(["init", "--n-in", "4", "--n-out", "2", "--out", str(out),
+                 "--rec-kernel", "3"]) == 2
+    assert "--rec-kernel needs --recurrent" in capsys.readouterr().err
+    assert main(["init", "--n-in", "4", "--n-out", "2", "--out", str(out), "--recurrent",
+                 "--rec-kernel", "4"]) == 2
+    assert "rec_kernel must be 0 (dense) or odd" in capsys.readouterr().err
