@@ -22,6 +22,11 @@ parameters (``beta``, ``rho``: ``decay_bits``; ``coupling``: ``v_bits - 1``), an
 the recurrent weights and delays. Rows of one configuration train together on the batch axis
 of one golden core; configurations run in ``--jobs`` worker processes.
 
+``OUT.json`` holds ``results`` (one entry per task and row: ``mean``, ``std``, ``min``,
+``max``, ``per_seed`` and final ``train_accuracy`` per seed, ``curves`` (test accuracy per
+epoch, epoch 0 before training), ``bits``, ``rec_bits``, ``seconds``), ``config`` and
+``seconds``; ``--plot`` draws the curves.
+
 The defaults (small networks, few samples and epochs) take a few minutes on two cores;
 raise ``--hidden``, ``--train-samples`` and ``--epochs`` for bigger runs. Measured numbers:
 ``docs/benchmarks.md``.
@@ -201,6 +206,14 @@ def main(argv=None) -> int:
         "results": results, "seconds": wall,
     }
     write_json(args.json, summary)
+    if args.plot is not None:
+        from golden.train import plot_training
+
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        histories = [h for output in outputs for h in output["histories"]]
+        labels = [f"{task}: {row}" for (task, row, _), output in zip(keys, outputs)
+                  for _ in output["histories"]]
+        plot_training(args.plot, histories, labels, title="neuron models")
     return 0
 
 
