@@ -10,6 +10,9 @@ Two arithmetic modes share the same code:
 - ``exact=True`` (default): integer arithmetic, bit-exact with the RTL;
 - ``exact=False``: the same rules in float64 (shifts become divisions by powers of two,
   rounding disappears, ranges and clamps stay), for algorithm work.
+
+The opt-in neuron and connectivity options (synaptic currents, adaptive threshold,
+recurrent kernel; ``docs/model.md`` sections 8-11) are golden-model only for now.
 """
 
 from __future__ import annotations
@@ -143,6 +146,13 @@ class GoldenCore:
         Number of independent copies advanced together.
     exact : bool
         Integer, bit-exact arithmetic (``True``) or the same rules in float64.
+
+    Notes
+    -----
+    Besides :attr:`projections` (weights and delays; a recurrent kernel as its ``K`` taps),
+    the learnable per-neuron parameters of the options are in :attr:`neurons` (``beta``,
+    ``coupling``, ``rho``: ``[batch, n_hidden]``), and their state in :attr:`c`
+    (synaptic current), :attr:`a` (adaptation) and :attr:`elig` (eligibilities).
     """
 
     def __init__(self, net: Network, batch: int = 1, *, exact: bool = True):

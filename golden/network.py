@@ -312,14 +312,16 @@ class Network:
         return ["in", "rec", "out"] if self.recurrent else ["in", "out"]
 
     def weights(self, proj: str) -> np.ndarray:
-        """Stored weight words of a projection, shape ``(post, pre)``."""
+        """Stored weight words of a projection, shape ``(post, pre)``; ``(K,)`` for a
+        recurrent kernel (:meth:`dense_weights` expands it)."""
         return getattr(self, PROJECTIONS[proj][0])
 
     def delay_kind(self, proj: str) -> str:
         return getattr(self, PROJECTIONS[proj][2])
 
     def effective_weights(self, proj: str) -> np.ndarray:
-        """Weights as used in the synaptic sum: ``w >> weight_frac`` (floor)."""
+        """Weights as used in the synaptic sum: ``w >> weight_frac`` (floor), shaped as
+        :meth:`weights`."""
         return self.weights(proj) >> self.weight_frac
 
     def integer_delays(self, proj: str) -> np.ndarray:
