@@ -9,7 +9,8 @@ Command line::
 
     python -m golden.train --train TRAIN.npz --test TEST.npz --net NET.json --epochs N \\
         --learn weights|delays|weights,delays --json OUT.json \\
-        [--seed S] [--exact | --float] [--out-net TRAINED.json] [--plot PNG]
+        [--seed S] [--exact | --float] [--out-net TRAINED.json] [--plot PNG] \\
+        [--schedule-every N] [--early-stop N]
 
     python -m golden.train init --n-in N --n-hidden H --n-out K --out NET.json [options]
 
@@ -20,7 +21,12 @@ The first form trains and writes ``OUT.json``:
   training and after the last epoch;
 - ``delay_change``: mean absolute change of the integer delays since the start, per epoch;
 - ``config``: files, flags, sizes and formats of the network, the learning rule;
-- ``seconds``: wall time.
+- ``seconds``: wall time;
+- ``stopped_epoch`` (only with ``--early-stop``): the last epoch that learned, or null.
+
+``--schedule-every N`` halves every learning rate each ``N`` epochs; ``--early-stop N``
+stops learning after ``N`` epochs without a better training accuracy (see
+:func:`train_learners`).
 
 A sample's prediction is the readout with the largest ``y`` summed over the sample's
 ``target_mask`` steps. ``--learn`` overrides the network rule's ``learn_weights`` and
@@ -706,6 +712,11 @@ def _train_parser() -> _Parser:
                         help="write accuracy curves and delay histograms here (.png)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only on a terminal)")
+    parser.add_argument("--schedule-every", type=str, default="0",
+                        help="halve every learning rate each N epochs (default 0: fixed)")
+    parser.add_argument("--early-stop", type=str, default="0",
+                        help="stop learning after N epochs without a better training "
+                             "accuracy (default 0: never)")
     return parser
 
 
@@ -833,6 +844,8 @@ def _main_train(argv: list[str]) -> int:
         args = parser.parse_args(argv)
         epochs = _int_flag("--epochs", args.epochs, 1)
         seed = _int_flag("--seed", args.seed, 0)
+        schedule_every = _int_flag("--schedule-every", args.schedule_every, 0)
+        early_stop = _int_flag("--early-stop", args.early_stop, 0)
         learn = None
         if args.learn is not None:
             try:
@@ -871,7 +884,8 @@ def _main_train(argv: list[str]) -> int:
     started = time.perf_counter()
     try:
         trained, history = train(net, train_set, test_set, epochs, seed=seed,
-                                 exact=args.exact, progress=args.progress)
+                                 exact=args.exact, progress=args.progress,
+                                 schedule_every=schedule_every, early_stop=early_stop)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
@@ -895,6 +909,12 @@ def _main_train(argv: list[str]) -> int:
         "delay_change": history["delay_change"],
         "seconds": seconds,
     }
+    # Only when used, so that the output of a plain run stays as it was.
+    if schedule_every:
+        result["config"]["schedule_every"] = schedule_every
+    if early_stop:
+        result["config"]["early_stop"] = early_stop
+        result["stopped_epoch"] = history["stopped_epoch"]
     try:
         for path in (args.json, args.out_net, args.plot):
             if path is not None:

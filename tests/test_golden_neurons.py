@@ -369,3 +369,28 @@ def test_init_command_writes_options(tmp_path, capsys):
     assert main(["init", "--n-in", "4", "--n-out", "2", "--out", str(out), "--recurrent",
                  "--rec-kernel", "4"]) == 2
     assert "rec_kernel must be 0 (dense) or odd" in capsys.readouterr().err
+
+
+def test_train_command_schedule_and_early_stop(tmp_path):
+    import json
+
+    from golden.data import save_samples
+    from golden.network import save_network
+    from golden.train import init_network, main
+
+    train_set, test_set = small_task()
+    save_samples(tmp_path / "train.npz", train_set)
+    save_samples(tmp_path / "test.npz", test_set)
+    net = init_network(train_set.n_in, 4, 2, np.random.default_rng(0), delay_in="none",
+                       adaptation="threshold", learn_delays=False)
+    save_network(net, tmp_path / "net.json")
+    args = ["--train", str(tmp_path / "train.npz"), "--test", str(tmp_path / "test.npz"),
+            "--net", str(tmp_path / "net.json"), "--epochs", "2", "--no-progress"]
+    assert main(args + ["--json", str(tmp_path / "plain.json")]) == 0
+    plain = json.loads((tmp_path / "plain.json").read_text())
+    assert "stopped_epoch" not in plain and "early_stop" not in plain["config"]
+    assert main(args + ["--json", str(tmp_path / "out.json"), "--schedule-every", "1",
+                        "--early-stop", "1"]) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["config"]["schedule_every"] == 1 and "stopped_epoch" in out
+    assert main(args + ["--json", str(tmp_path / "x.json"), "--early-stop", "-1"]) == 2
