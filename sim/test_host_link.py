@@ -37,8 +37,8 @@ from cocotbext.uart import UartSink, UartSource
 from golden.model import GoldenCore
 from golden.random import random_network, random_spikes
 from host import protocol as proto
-from host.device import Device
-from host.protocol import Command, DeviceError, Status
+from host.device import Device, LearningUnsupportedError
+from host.protocol import Command, DeviceError, Status, StepFlag
 from rtl import memory_map as mm
 from sim.variants import CoreVariant
 
@@ -200,6 +200,22 @@ async def ping_status(dut):
         status = h.device.status()
         assert status == proto.StatusInfo(busy=False, last_error=Status.BAD_CMD, error_count=1,
                                           frame_count=3), f"STATUS after a BAD_CMD: {status}"
+        if not h.params.learning:
+            # The learn flag needs the learning engine: the driver refuses to send it, and the
+            # link refuses it when it is sent anyway; the step does not run.
+            try:
+                h.device.step([1], learn=True)
+            except LearningUnsupportedError:
+                pass
+            else:
+                raise AssertionError("a learning step was sent to a core without learning")
+            try:
+                h.device.step([1], flags=StepFlag.LEARN)
+            except DeviceError as err:
+                assert err.status == Status.BAD_ARG, f"STEP with the learn flag: {err}"
+            else:
+                raise AssertionError("a core without learning ran a learning step")
+            assert h.device.read_state()["step"] == 0, "a refused learning STEP ran"
 
     await h.run(host)
 
