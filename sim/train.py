@@ -188,7 +188,7 @@ def train_on_rtl(net: Network, train_path: Path, test_path: Path, epochs: int, *
         The simulation failed, or (``check="lockstep"``) the core learned something else
         than the golden model.
     """
-    from sim.build import CocotbRunError, HDL_CLOCK_IS_FASTER, build_core, run_cocotb
+    from sim.build import HDL_CLOCK_IS_FASTER, CocotbRunError, build_core, run_cocotb
 
     params = core_params(net)
     variant = _variant(params)
@@ -314,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise _UsageError(f"--learn {err}") from None
         if not args.exact:
             raise _UsageError("--float: the RTL core computes in integers only (use --exact)")
+        # Flags of golden.train that this trainer does not implement yet (0 means off).
+        for flag in ("schedule_every", "early_stop"):
+            text = getattr(args, flag, "0")
+            if _int_flag(f"--{flag.replace('_', '-')}", text, 0) != 0:
+                raise _UsageError(f"--{flag.replace('_', '-')} is not supported by sim.train "
+                                  f"(only 0, the default)")
         if args.check not in CHECKS:
             raise _UsageError(f"--check must be one of {', '.join(CHECKS)}, got {args.check!r}")
         if args.sim not in SIMULATORS:

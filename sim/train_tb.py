@@ -240,6 +240,11 @@ async def train_on_core(tb: CoreTB, config: dict, report: dict) -> None:
     report["learning_steps"] = trainer.learning_steps
 
 
+def _write_report(path: str, report: dict) -> None:
+    with open(path, "w") as handle:
+        json.dump(report, handle)
+
+
 @cocotb.test()
 async def train_network(dut):
     """Train the network of ``DELAYCORE_TRAIN`` on the core and report what it learned."""
@@ -262,6 +267,5 @@ async def train_network(dut):
     finally:
         report["seconds"] = time.perf_counter() - started
         if report_path:
-            with open(report_path, "w") as handle:
-                json.dump(report, handle)
+            _write_report(report_path, report)
     assert not report["failures"], "; ".join(report["failures"])

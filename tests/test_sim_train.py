@@ -84,6 +84,13 @@ def test_float_mode_is_refused(capsys, tiny_files, tmp_path):
     _one_line_error(capsys, _argv(tiny_files, tmp_path, "weights", "--float"), 2, "--float")
 
 
+@pytest.mark.parametrize("flag", ["--schedule-every", "--early-stop"])
+def test_unsupported_golden_flags_are_refused(capsys, tiny_files, tmp_path, flag):
+    if flag not in golden_train._train_parser().format_help():
+        pytest.skip(f"golden.train has no {flag}")
+    _one_line_error(capsys, _argv(tiny_files, tmp_path, "weights", flag, "2"), 2, flag)
+
+
 def test_unrepresentable_network_names_the_field(capsys, tmp_path):
     options = {"n_in": 300, "n_classes": 2, "steps": 4, "warmup": 0}
     save_samples(tmp_path / "train.npz", make_task("rates", 2, seed=0, **options))
