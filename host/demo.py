@@ -36,6 +36,11 @@ from typing import Any
 
 import numpy as np
 
+from golden.learning import gaussian_derivative_kernel
+from golden.network import Network
+from golden.tasks import make_task
+from golden.train import default_rule, init_network
+
 __all__ = ["DEMO_TASKS", "demo_network", "demo_samples", "run_demo", "golden_reference",
            "main"]
 
@@ -67,8 +72,6 @@ def demo_samples(task: str, n_samples: int, seed: int, *, n_in: int, n_classes: 
     ``rates``: learning (and scoring) after a warm-up of ``steps // 5`` steps. ``timing``:
     patterns spread over half the steps, onsets up to a sixth, supervision on the second half.
     """
-    from golden.tasks import make_task
-
     if task not in DEMO_TASKS:
         raise ValueError(f"task must be one of {', '.join(DEMO_TASKS)}, got {task!r}")
     options: dict[str, Any] = {"n_in": n_in, "n_classes": n_classes, "steps": steps}
@@ -91,14 +94,10 @@ def demo_network(params, n_in: int, n_hidden: int, n_out: int, seed: int):
     ValueError
         The core cannot hold such a network (the message names the field).
     """
-    from golden.train import default_rule, init_network
-
     if not params.learning:
         raise ValueError("the core has no learning engine (learning = False)")
     scale = 1 << max(0, params.decay_bits - 8)
     half_width = min(3, params.kernel_max_half_width)
-    from golden.learning import gaussian_derivative_kernel
-
     rule = default_rule(
         trace_bits=params.trace_bits, u_bits=params.u_bits, l_bits=params.l_bits,
         trace_shift=min(6, params.trace_bits - 2),
@@ -113,8 +112,6 @@ def demo_network(params, n_in: int, n_hidden: int, n_out: int, seed: int):
         alpha=205 * scale, kappa=205 * scale, learn_delays=params.delay_learning, rule=rule)
     data = net.to_dict()
     data.update(decay_bits=params.decay_bits, v_bits=params.v_bits, y_bits=params.y_bits)
-    from golden.network import Network
-
     net = Network.from_dict(data)
     params.check_network(net)
     return net

@@ -124,6 +124,9 @@ class Device:
     def request(self, command: int, payload: bytes = b"") -> Reply:
         """Send one request frame and return its reply, whatever its status.
 
+        A ``TIMEOUT`` reply with command byte 0 (the device saw a sync byte, then nothing
+        before its timeout) is taken as the answer to this request, whose bytes were lost.
+
         Raises
         ------
         ProtocolError

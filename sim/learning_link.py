@@ -34,8 +34,9 @@ from rtl.uart import UARTReceiver, UARTTransmitter
 from .build import CLOCK_PERIOD_NS, TOPLEVEL, run_cocotb
 from .variants import CoreVariant
 
-__all__ = ["SimBoard", "LEARNING_LINK_VARIANT", "LINK_BAUD", "LINK_TIMEOUT_S", "LINK_MAX_WRITE_WORDS",
-           "LINK_TESTS", "link_config", "link_verilog", "run_learning_link"]
+__all__ = ["HOST_FIFO_DEPTH", "LEARNING_LINK_VARIANT", "LINK_BAUD", "LINK_MAX_WRITE_WORDS",
+           "LINK_TESTS", "LINK_TIMEOUT_S", "SimBoard", "link_config", "link_verilog",
+           "run_learning_link"]
 
 #: The learning core of the simulated board. ``random_feedback`` is left out (the default
 #: rule feeds back through the readout weights), which keeps the model small.
@@ -140,7 +141,8 @@ def _pch_makeflags() -> None:
         os.environ["MAKEFLAGS"] = f"{makeflags} CFG_CXXFLAGS_PCH_I=-include".strip()
 
 
-def run_learning_link(tests: Sequence[str] = LINK_TESTS, *, demo: Mapping[str, Any] | None = None,
+def run_learning_link(tests: Sequence[str] = LINK_TESTS, *,
+                      demo: Mapping[str, Any] | None = None,
                       progress_file: str | None = None, run_name: str | None = None,
                       simulator: str = "verilator") -> dict[str, Any]:
     """Run cocotb tests of ``sim.test_learning_link`` on the simulated board.

@@ -227,3 +227,49 @@ def test_uart_receiver_rejects_glitches_framing_errors_and_breaks():
     _run_amaranth(dut, driver, monitor)
     assert received == [0xA5, 0x5A, 0xC3]
     assert len(framing_errors) == 2  # the bad stop bit and the break
+
+
+@pytest.mark.parametrize("learning", [False, True], ids=["inference-core", "learning-core"])
+def test_step_learn_flag_drives_learn_with_start(learning):
+    """A STEP with the learn flag raises ``learn`` with ``start`` on a learning core; on a core
+    without learning, and for reserved flags, the link answers BAD_ARG and starts nothing."""
+    from host import protocol as proto
+    from rtl.host_link import HostLink
+    from rtl.params import CoreParams
+
+    params = CoreParams(max_in=4, max_hidden=3, max_out=2, d_max=8, learning=learning,
+                        random_feedback=False)
+    link = HostLink(params, timeout_cycles=1000)
+    frames = [proto.encode_request(proto.Command.STEP, proto.step_payload([1], 4, flags))
+              for flags in (proto.StepFlag.LEARN, 0x02, 0)]
+    replies, starts = [], []
+
+    async def testbench(ctx):
+        ctx.set(link.tx.ready, 1)
+        for frame in frames:
+            for byte in frame:
+                ctx.set(link.rx.payload, byte)
+                ctx.set(link.rx.valid, 1)
+                await ctx.tick()
+            ctx.set(link.rx.valid, 0)
+            reply = bytearray()
+            started = False
+            for _ in range(200):
+                # The core answers a start with done in the next cycle.
+                ctx.set(link.done, started)
+                started = bool(ctx.get(link.start))
+                if started:
+                    starts.append(bool(ctx.get(link.learn)) if learning else False)
+                if ctx.get(link.tx.valid):
+                    reply.append(ctx.get(link.tx.payload))
+                await ctx.tick()
+            replies.append(proto.decode_reply(bytes(reply)).status)
+
+    _run_amaranth(link, testbench)
+    Status = proto.Status
+    if learning:
+        assert replies == [Status.OK, Status.BAD_ARG, Status.OK]
+        assert starts == [True, False]
+    else:
+        assert replies == [Status.BAD_ARG, Status.BAD_ARG, Status.OK]
+        assert starts == [False]
