@@ -11,8 +11,9 @@ built-in task (:mod:`golden.tasks`), and then, over the serial link:
    frames with the learn flag where the sample's ``target_mask`` is set;
 4. measures the test accuracy again and reads the learned weights and delays back.
 
-It prints one JSON line with the accuracies before and after, chance level, the number of
-learning steps and the time taken (``--json FILE`` writes it to a file too). ``--check``
+It prints the accuracies before and after, chance level, the number of learning steps and
+the time taken; ``--json FILE`` writes them to a JSON file too (``--json -`` prints the JSON
+line instead). ``--check``
 runs the same samples on the golden model and reports whether the board's predictions and
 learned network are bit-exact with it.
 
@@ -41,8 +42,8 @@ from golden.network import Network
 from golden.tasks import make_task
 from golden.train import default_rule, init_network
 
-__all__ = ["DEMO_TASKS", "demo_network", "demo_samples", "run_demo", "golden_reference",
-           "main"]
+__all__ = ["DEMO_TASKS", "demo_network", "demo_samples", "golden_reference", "main", "run_demo",
+           "summary"]
 
 #: Tasks of :mod:`golden.tasks` the demo can run.
 DEMO_TASKS = ("rates", "timing")
@@ -308,7 +309,9 @@ def _parser() -> _Parser:
     parser.add_argument("--check", action="store_true",
                         help="compare with the golden model (bit-exact predictions and "
                              "learned network)")
-    parser.add_argument("--json", type=Path, help="also write the result to this file")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the result as JSON to FILE ('-': print only the "
+                             "JSON line instead of the summary)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -401,11 +404,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.port or 'simulated board'}: {err}", file=sys.stderr)
         return _EXIT_ERROR
     text = json.dumps(result)
-    print(text)
+    if args.json is not None and str(args.json) == "-":
+        print(text)
+        return 0
+    print(summary(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
     return 0
+
+
+def summary(result: dict[str, Any]) -> str:
+    """The lines the command line prints for a :func:`run_demo` result."""
+    where = result.get("port") or f"simulated board ({result.get('simulator', 'rtl')})"
+    lines = [
+        f"{where}: {result['task']} task, {result['n_in']} inputs, {result['n_hidden']} hidden "
+        f"neurons, {result['n_out']} classes, {result['steps']} steps per sample",
+        f"learned online from {result['n_train']} samples ({result['learning_steps']} learning "
+        f"steps, LEARN_COUNT {result['learn_count']})",
+        f"test accuracy on {result['n_test']} samples: {100 * result['accuracy_before']:.1f} % "
+        f"before, {100 * result['accuracy_after']:.1f} % after (chance "
+        f"{100 * result['chance']:.1f} %)",
+    ]
+    if "golden_match" in result:
+        verdict = "bit-exact" if result["golden_match"] else "DIFFERENT"
+        lines.append(f"golden model: {verdict} (golden accuracy "
+                     f"{100 * result['golden_accuracy_before']:.1f} % before, "
+                     f"{100 * result['golden_accuracy_after']:.1f} % after)")
+    lines.append(f"time: {result['seconds']:.1f} s ({result['steps_per_second']:.0f} steps/s)")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 :class:`HostLink` sits between a UART (byte streams) and a :class:`~rtl.core.Core`. It parses
 request frames, checks their CRC, length, arguments and address range, and only then
 touches the core: it masters the core's configuration bus (``WRITE``, ``READ``), runs a time
-step (``STEP``), clears the state (``CLEAR``), and answers every frame with one reply frame.
+step (``STEP``; a learning step when the frame has the ``LEARN`` flag and the core was built
+with learning), clears the state (``CLEAR``), and answers every frame with one reply frame.
 
 A frame is received completely before anything is checked, and nothing reaches the core
 before every check has passed. The data words of a ``WRITE`` wait in a small buffer memory
@@ -504,5 +505,6 @@ class HostLink(wiring.Component):
             self.clear.eq(fsm.ongoing("CLEAR_START")),
         ]
         if p.learning:
-            m.d.comb += self.learn.eq(fsm.ongoing("STEP_START") & step_flags[0])
+            m.d.comb += self.learn.eq(fsm.ongoing("STEP_START")
+                                      & (step_flags & StepFlag.LEARN).any())
         return m

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from host.demo import demo_network, demo_samples, main, run_demo
+from host.demo import demo_network, demo_samples, main, run_demo, summary
 from host.device import Device, LearningUnsupportedError
 from rtl.params import CoreParams
 
@@ -47,3 +47,16 @@ def test_demo_command_line_errors(capsys, tmp_path):
     assert "one of the arguments --port --sim is required" in capsys.readouterr().err
     assert main(["--sim", "--train", "0"]) == 2
     assert "--train must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_demo_summary_names_accuracies_and_chance():
+    result = {"task": "rates", "n_in": 16, "n_hidden": 16, "n_out": 4, "steps": 20,
+              "n_train": 40, "n_test": 32, "chance": 0.25, "accuracy_before": 0.28125,
+              "accuracy_after": 0.625, "learning_steps": 640, "learn_count": 640,
+              "seconds": 41.9, "steps_per_second": 49.7, "golden_match": True,
+              "golden_accuracy_before": 0.28125, "golden_accuracy_after": 0.625,
+              "port": "/dev/ttyUSB1"}
+    text = summary(result)
+    assert text.startswith("/dev/ttyUSB1: rates task")
+    assert "28.1 % before, 62.5 % after (chance 25.0 %)" in text
+    assert "golden model: bit-exact" in text

@@ -5,8 +5,9 @@ UART (4 clock cycles per bit) and a short inter-byte timeout, and runs the cocot
 ``sim.test_host_link`` on it with Icarus Verilog and Verilator: the host driver
 (:class:`host.device.Device`) talks to it through the simulated serial lines (PING/STATUS,
 write and read back of every region, STEP against the golden model, fuzzing with garbage and
-invalid frames). The other tests check the UART, the CRC gateware and the constructors'
-argument checks in Amaranth's simulator.
+invalid frames). The other tests check the UART, the CRC gateware, the ``STEP`` learn flag
+and the constructors' argument checks in Amaranth's simulator. Learning over the link is
+tested in ``test_learning_link_sim.py``.
 """
 
 from __future__ import annotations
