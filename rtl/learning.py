@@ -270,8 +270,10 @@ class TraceUnit(wiring.Component):
 
         # The step counter changes only between steps, and a pass masks with it from its
         # second cycle on: a registered copy keeps the wide compare off the multiplier's input.
-        time = Signal(32)
-        m.d.sync += time.eq(self.time)
+        # The masks compare with k < 2**7 only (_reached), so the copy keeps the low 7 bits
+        # and whether any higher bit is set.
+        time = Signal(8)
+        m.d.sync += time.eq(Cat(self.time[:7], self.time[7:] != 0))
         now = self.time[:slot_bits]
 
         def slot(back):
@@ -1251,7 +1253,9 @@ class LearningEngine(wiring.Component):
                                                for n in ("in", "rec", "out", "delay"))
         half_width = Signal(range(p.kernel_max_half_width + 1))
         kernel_shift = Signal(5)
-        seed = Signal(32)
+        # Without stochastic rounding nothing uses the seed: SEED reads 0, like MODE bits of
+        # parts the core lacks.
+        seed = Signal(32 if p.stochastic_rounding else 0)
         delay_top = Signal(p.delay_bits)
         kernel = Signal(data.ArrayLayout(signed(8), p.kernel_taps))
 

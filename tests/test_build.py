@@ -11,6 +11,7 @@ The bitstream builds themselves are ``slow`` (``python -m pytest -m slow``).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -127,6 +128,25 @@ def test_default_capacities_fit():
             params = rb.resolve_params(board, device, {})
             rb.check_fit(params, board, device)
             assert params.max_synapses >= 16384, (name, device)
+
+
+def test_block_ram_estimate_learning():
+    # The learning core at the UP5K's former default capacity: the trace rings take 48 blocks
+    # in block RAM and none in SPRAM (20 blocks in all measured, 15 without softmax and
+    # random feedback).
+    params = CoreParams(max_in=64, max_hidden=128, max_out=16, d_max=32, recurrent=True,
+                        synapse_memory="spram", learning=True)
+    estimate = rb.block_ram_estimate(params, "ice40")
+    assert estimate["x trace rings"] == estimate["u trace rings"] == 24
+    with pytest.raises(rb.BuildError, match="--trace-memory spram moves the trace rings"):
+        rb.check_fit(params, get_board("icebreaker"), "UP5K")
+    spram = dataclasses.replace(params, trace_memory="spram")
+    assert sum(rb.block_ram_estimate(spram, "ice40").values()) == 20
+    lean = dataclasses.replace(spram, softmax=False, random_feedback=False)
+    assert sum(rb.block_ram_estimate(lean, "ice40").values()) == 15
+    with pytest.raises(rb.BuildError, match="--trace-memory spram needs the SPRAM"):
+        rb.check_fit(dataclasses.replace(spram, synapse_memory="bram", max_in=16, max_hidden=16,
+                                         max_out=4), get_board("ulx3s"), "85F")
 
 
 def test_block_ram_estimate():

@@ -190,6 +190,13 @@ def test_rule_without_learning_core_widths_is_refused():
     with pytest.raises(ValueError, match="learn_delays = True needs a core built with "
                                          "delay_learning=True"):
         no_delays.check_network(dataclasses.replace(net, learning=rule))
+    truncating = dataclasses.replace(SMALL, stochastic_rounding=False)
+    rule = dataclasses.replace(net.learning, rounding="stochastic")
+    with pytest.raises(ValueError, match="rounding = 'stochastic' needs a core built with "
+                                         "stochastic_rounding=True"):
+        truncating.check_network(dataclasses.replace(net, learning=rule))
+    assert not CoreParams.for_network(dataclasses.replace(
+        net, learning=dataclasses.replace(rule, rounding="truncate"))).stochastic_rounding
     inference = dataclasses.replace(SMALL, learning=False)
     inference.check_network(net)  # an inference core ignores the rule
     assert LearningRule  # the rule class is what the network carries
