@@ -51,7 +51,7 @@ from amaranth.utils import ceil_log2
 from . import memory_map as mm
 from .bus import DATA_WIDTH, ConfigBus
 from .delay_line import DelayLineMemory
-from .learning import LearningEngine
+from .learning import LearningEngine, _above
 from .neuron import NeuronUnit
 from .params import CoreParams
 from .synapse_mem import make_synapse_memory
@@ -64,6 +64,7 @@ class Projection(enum.Enum, shape=2):
     IN = 0
     REC = 1
     OUT = 2
+
 
 
 class Core(wiring.Component):
@@ -202,10 +203,14 @@ class Core(wiring.Component):
         offset = self.bus.addr[0:16]
         depth = mm.region_words(p)
         in_range = Signal()
+        # One comparator against the region's size (each bit of it a function of the 4
+        # region bits: one LUT), not one carry chain per region.
+        region_size = Signal(range(max(depth.values()) + 1))
         with m.Switch(region):
             for number, words in depth.items():
                 with m.Case(number):
-                    m.d.comb += in_range.eq(offset < words)
+                    m.d.comb += region_size.eq(words)
+        m.d.comb += in_range.eq(offset < region_size)
         idle = Signal()
         bus_write = Signal()
         bus_read = Signal()
@@ -220,7 +225,7 @@ class Core(wiring.Component):
         hist_half = offset[:hist_shift]
 
         def clamp(value, cap):
-            return Mux(value == 0, 1, Mux(value > cap, cap, value))
+            return Mux(value == 0, 1, Mux(_above(value, cap), cap, value))
 
         with m.If(bus_write & (region == mm.REGION_CTRL)), m.Switch(offset[:3]):
             with m.Case(mm.CTRL_N_IN):

@@ -69,6 +69,15 @@ def _saturate(value, bits):
     return Mux(fits, value[:bits].as_signed(), Mux(value[-1], lo, hi)).as_signed()
 
 
+def _above(value, cap):
+    """``value > cap`` for an unsigned ``value`` and a constant ``cap``, with a comparator
+    only as wide as ``cap`` (the bits above it decide at once)."""
+    width = max(1, cap.bit_length())
+    if len(value) <= width:
+        return value > cap
+    return (value[width:] != 0) | (value[:width] > cap)
+
+
 def _reached(time, k, k_bits=7):
     """``time >= k`` for a 32-bit step counter and a small ``k`` (below ``2**k_bits``)."""
     return (time[k_bits:] != 0) | (time[:k_bits] >= k)
@@ -945,10 +954,22 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         ]
 
         # -- pipeline registers ---------------------------------------------------------------
+        # A synapse is issued every other cycle, so stages 2k and 2k + 1 are never valid at
+        # once: each pair shares one bank of registers. A field a stage passes on unchanged
+        # to the other stage of its pair stays where it is; one that changes is updated in
+        # place. This halves the copies, which on an iCE40 each take a logic cell of their own
+        # (a flip-flop fed by a flip-flop cannot share a cell with a LUT).
+        banks = ({}, {}, {})
+
         def stage(name, **fields):
+            index = int(name[1:])
+            bank = banks[index // 2]
             regs = {"valid": Signal(name=f"{name}_valid")}
             for field, shape in fields.items():
-                regs[field] = Signal(shape, name=f"{name}_{field}")
+                if field not in bank:
+                    pair = f"s{index // 2 * 2}{index // 2 * 2 + 1}"
+                    bank[field] = Signal(shape, name=f"{pair}_{field}")
+                regs[field] = bank[field]
             return regs
 
         addr_shape = range(p.max_synapses + 1)
@@ -1167,7 +1188,8 @@ class LearningEngine(wiring.Component):
     -------
     bus : In(ConfigBus())
         The core forwards accesses to the learning regions (``LEARN`` to ``TRACE_U``) while
-        it is idle; read data follows in the next cycle.
+        it is idle, only at offsets below the region's size; read data follows in the next
+        cycle.
     n_in, n_hidden, n_out, flags, time, label, count, out_base : In
         Run-time sizes, ``FLAGS``, the step ``t``, ``LABEL``, ``LEARN_COUNT`` and the synapse
         address of the first readout synapse (``n_hidden * (n_in + n_rec)``).
@@ -1274,6 +1296,9 @@ class LearningEngine(wiring.Component):
 
         region = self.bus.addr[16:20]
         offset = self.bus.addr[:16]
+        # The core forwards only offsets inside a region (below its size), so the LEARN
+        # registers decode just the bits that tell its words apart.
+        learn_offset = offset[:ceil_log2(mm.LEARN_KERNEL + p.kernel_taps)]
         w_data = self.bus.w_data
         registers = {
             "MODE": mode, "TRACE_DECAY": trace_decay, "TRACE_SHIFT": trace_shift,
@@ -1283,14 +1308,14 @@ class LearningEngine(wiring.Component):
             "KERNEL_SHIFT": kernel_shift, "SEED": seed, "DELAY_TOP": delay_top,
         }
         with m.If(self.bus.w_en & (region == mm.REGION_LEARN)):
-            with m.Switch(offset):
+            with m.Switch(learn_offset):
                 for name, register in registers.items():
                     with m.Case(mm.LEARN_REGISTERS[name]):
                         if register is mode:
                             m.d.sync += mode.eq(w_data & mode_mask)
                         elif register is half_width:
                             top = p.kernel_max_half_width
-                            m.d.sync += half_width.eq(Mux(w_data > top, top, w_data))
+                            m.d.sync += half_width.eq(Mux(_above(w_data, top), top, w_data))
                         else:
                             m.d.sync += register.eq(w_data)
                 for n in range(p.kernel_taps):
@@ -1399,8 +1424,8 @@ class LearningEngine(wiring.Component):
 
         # -- bus reads ------------------------------------------------------------------------
         rd_region = Signal(4)
-        rd_offset = Signal(16)
-        m.d.sync += [rd_region.eq(region), rd_offset.eq(offset)]
+        rd_offset = Signal(len(learn_offset))
+        m.d.sync += [rd_region.eq(region), rd_offset.eq(learn_offset)]
         with m.Switch(rd_region):
             with m.Case(mm.REGION_LEARN):
                 with m.Switch(rd_offset):
