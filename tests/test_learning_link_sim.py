@@ -11,8 +11,6 @@ clearly above chance.
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from sim.learning_link import LINK_TESTS, run_learning_link
@@ -26,9 +24,6 @@ DEMO_OPTIONS = {"task": "rates", "n_train": 40, "n_test": 32, "steps": 20, "hidd
 @pytest.mark.verilator
 def test_learning_over_the_link(require_simulator):
     require_simulator("verilator")
-    if importlib.util.find_spec("cocotbext.uart") is None:
-        pytest.fail("the host link simulation needs cocotbext-uart: pip install cocotbext-uart",
-                    pytrace=False)
     report = run_learning_link(LINK_TESTS, demo=DEMO_OPTIONS, run_name="pytest")
     if report["failures"]:
         pytest.fail("\n".join(report["failures"]), pytrace=False)
