@@ -394,7 +394,9 @@ def main(argv: list[str] | None = None) -> int:
                 result = run_demo(device, progress=progress, **options)
             result["port"] = args.port
     except (OSError, ImportError, ValueError, TypeError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        # Device.open names the port in its own errors; the others happen behind it.
+        where = f"{args.port}: " if args.port and not isinstance(err, OSError) else ""
+        print(f"error: {where}{err}", file=sys.stderr)
         return _EXIT_ERROR
     except Exception as err:  # protocol errors: the device's reply is named in the message
         from .protocol import ProtocolError

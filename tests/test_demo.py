@@ -60,3 +60,11 @@ def test_demo_summary_names_accuracies_and_chance():
     assert text.startswith("/dev/ttyUSB1: rates task")
     assert "28.1 % before, 62.5 % after (chance 25.0 %)" in text
     assert "golden model: bit-exact" in text
+
+
+def test_demo_command_line_names_a_device_without_learning(monkeypatch, capsys):
+    monkeypatch.setattr(Device, "open", classmethod(lambda cls, port, baud, timeout:
+                                                    cls(FakeLink(PARAMS))))
+    assert main(["--port", "/dev/ttyUSB7", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: /dev/ttyUSB7: the device has no learning engine"), err
