@@ -560,10 +560,9 @@ class Core(wiring.Component):
                         with m.If(engine.trace_busy):
                             m.next = "HIDDEN_TRACE"
                         with m.Else():
-                            m.d.comb += [
-                                engine.trace_hidden.eq(1),
-                                engine.hidden_spikes.eq(Cat(spikes[-1], spikes[:-1])),
-                            ]
+                            # The pass reads the spikes from the next cycle on, when this
+                            # last rotation has put them in place.
+                            m.d.comb += engine.trace_hidden.eq(1)
                             m.next = "OUTPUT"
                     else:
                         m.next = "OUTPUT"

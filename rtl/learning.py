@@ -83,19 +83,39 @@ def _reached(time, k, k_bits=7):
     return (time[k_bits:] != 0) | (time[:k_bits] >= k)
 
 
-def _rounded_shift(m, value, shift, random, stochastic):
-    """``R(value, shift)`` of ``docs/model.md`` 7.6 (combinational).
+def _rounding_bias_width(value_width):
+    """Width of ``value + bias`` in :func:`_rounding_biased` (the bias has 32 bits)."""
+    return max(value_width, 33) + 1
 
-    ``(value + bias) >> shift`` (floor), with ``bias`` the low ``shift`` bits of ``random``
-    (stochastic) or ``2**shift - 1`` for a negative ``value`` (truncate toward zero).
+
+def _rounding_biased(m, value, shift, random, stochastic):
+    """``value + bias`` of ``R(value, shift)`` (``docs/model.md`` 7.6, combinational).
+
+    ``R(value, shift) = (value + bias) >> shift`` (floor), with ``bias`` the low ``shift``
+    bits of ``random`` (stochastic) or ``2**shift - 1`` for a negative ``value`` (truncate
+    toward zero). The shift itself is the engine's shared shifter (:func:`_shift_members`).
     """
     mask = Signal(32)
     m.d.comb += mask.eq(~(Const(0xFFFF_FFFF, 32) << shift)[:32])
     bias = Mux(stochastic, random & mask, Mux(value < 0, mask, 0))
-    width = max(len(value), 33) + 1
-    total = Signal(signed(width))
+    total = Signal(signed(_rounding_bias_width(len(value))))
     m.d.comb += total.eq(value + bias)
-    return total >> shift
+    return total
+
+
+def _shift_members(width):
+    """Ports of a unit that uses the engine's arithmetic right shifter.
+
+    The trace pass, the learning signals and the update pass each shift a wide value right
+    by a run-time amount (a barrel shifter of about ``5 * width`` LUTs), and they never run
+    at once, so :class:`LearningEngine` has one shifter and routes it to the unit that is
+    busy: ``shift_result = shift_value >> shift_amount`` (floor), combinational.
+    """
+    return {
+        "shift_value": Out(signed(width)),
+        "shift_amount": Out(5),
+        "shift_result": In(signed(width)),
+    }
 
 
 class Mix32Pipeline(wiring.Component):
@@ -197,13 +217,21 @@ class TraceUnit(wiring.Component):
     Members
     -------
     start : In(1)
-        Start a pass (ignored while ``busy``); ``spikes`` is sampled in this cycle.
+        Start a pass (ignored while ``busy``); ``hidden``, ``first_source``, ``count`` and
+        ``in_spikes`` are sampled in this cycle.
+    hidden : In(1)
+        The pass is of hidden neurons (``hidden_spikes``), else of inputs (``in_spikes``).
     first_source : In(range(max_in + max_hidden))
         Ring index of the first source (inputs ``j``, hidden neurons ``max_in + i``).
     count : In(range(max(max_in, max_hidden) + 1))
         Number of sources of the pass.
-    spikes : In(max(max_in, max_hidden))
-        Spike of source ``first_source + n`` at bit ``n``.
+    in_spikes : In(max_in)
+        Spike of source ``first_source + n`` of an input pass at bit ``n``.
+    hidden_spikes : In(max_hidden)
+        Spike of source ``first_source + n`` of a hidden pass at bit ``n``; read during the
+        pass, so it must hold from the cycle after ``start`` to the end of the pass (the
+        core's hidden spike register does: it changes only in the next step). Reading it in
+        place saves a copy of the widest spike vector.
     time : In(32)
         Step ``t``; must not change during a pass.
     decay, spike_shift, half_width, kernel, kernel_shift : In
@@ -224,11 +252,15 @@ class TraceUnit(wiring.Component):
         self._params = p
         spike_width = max(p.max_in, p.max_hidden)
         addr_bits = ceil_log2(p.n_sources * p.trace_ring)
+        members = _shift_members(self.acc_bits(p)) if p.delay_learning else {}
         super().__init__({
+            **members,
             "start": In(1),
             "first_source": In(range(p.n_sources)),
             "count": In(range(spike_width + 1)),
-            "spikes": In(spike_width),
+            "hidden": In(1),
+            "in_spikes": In(p.max_in),
+            "hidden_spikes": In(p.max_hidden),
             "time": In(32),
             "decay": In(p.decay_bits),
             "spike_shift": In(4),
@@ -246,6 +278,12 @@ class TraceUnit(wiring.Component):
     def params(self) -> CoreParams:
         return self._params
 
+    @staticmethod
+    def acc_bits(p):
+        """Width of the kernel accumulator, the value of the ``u`` shift."""
+        operand_width = max(p.decay_bits + 1, 8)
+        return operand_width + p.trace_bits + ceil_log2(p.kernel_taps + 1) + 1
+
     def elaborate(self, platform):
         p = self._params
         m = Module()
@@ -261,7 +299,11 @@ class TraceUnit(wiring.Component):
         running = Signal()
         source = Signal(range(p.n_sources))
         remaining = Signal.like(self.count)
-        spikes = Signal.like(self.spikes)
+        # Input spikes are a snapshot shifted by one per source; hidden spikes are read in
+        # place at the index of the source within the pass.
+        in_spikes = Signal.like(self.in_spikes)
+        hidden_pass = Signal()
+        index = Signal(range(p.max_hidden))
         tap = Signal(range(p.kernel_taps + 1))
         if p.delay_learning:
             last_tap = 2 * self.half_width + 1
@@ -323,7 +365,8 @@ class TraceUnit(wiring.Component):
 
         # Tap 0: the new trace. decay < 2**A, so the decayed trace fits trace_bits.
         decayed = product[p.decay_bits:p.decay_bits + p.trace_bits]
-        jump = Mux(spikes[0], Const(1, 1) << self.spike_shift, 0)
+        spike = Mux(hidden_pass, self.hidden_spikes.bit_select(index, 1), in_spikes[0])
+        jump = Mux(spike, Const(1, 1) << self.spike_shift, 0)
         summed = Signal(p.trace_bits + 2)
         m.d.comb += summed.eq(decayed + jump)
         top = (1 << p.trace_bits) - 1
@@ -335,12 +378,12 @@ class TraceUnit(wiring.Component):
         ]
 
         if p.delay_learning:
-            acc_bits = operand_width + p.trace_bits + ceil_log2(p.kernel_taps + 1) + 1
-            acc = Signal(signed(acc_bits))
+            acc = Signal(signed(self.acc_bits(p)))
             with m.If(running & (tap != 0)):
                 m.d.sync += acc.eq(Mux(tap == 1, 0, acc) + product)
             # u of the source finished in the previous cycle.
-            shifted = acc >> self.kernel_shift
+            m.d.comb += [self.shift_value.eq(acc), self.shift_amount.eq(self.kernel_shift)]
+            shifted = self.shift_result
             m.d.comb += [
                 u_wr.addr.eq(Cat(slot(self.half_width), u_source)),
                 u_wr.data.eq(_saturate(shifted, p.u_bits)),
@@ -362,7 +405,8 @@ class TraceUnit(wiring.Component):
                     tap.eq(0),
                     source.eq(source + 1),
                     remaining.eq(remaining - 1),
-                    spikes.eq(spikes >> 1),
+                    in_spikes.eq(in_spikes >> 1),
+                    index.eq(index + 1),
                 ]
                 with m.If(remaining == 1):
                     m.d.sync += running.eq(0)
@@ -373,7 +417,9 @@ class TraceUnit(wiring.Component):
                 running.eq(self.count != 0),
                 source.eq(self.first_source),
                 remaining.eq(self.count),
-                spikes.eq(self.spikes),
+                hidden_pass.eq(self.hidden),
+                in_spikes.eq(self.in_spikes),
+                index.eq(0),
                 tap.eq(0),
             ]
         return m
@@ -430,6 +476,8 @@ softmax_shift, l_shift : In
         Read port of the post list (hidden neurons from 0, readouts from ``max_hidden``).
     hidden_count, out_count : Out
         Entries of the two lists after the pass.
+    shift_value, shift_amount : Out, shift_result : In
+        The engine's shared shifter (``acc >> l_shift``).
     """
 
     def __init__(self, params: CoreParams):
@@ -437,6 +485,7 @@ softmax_shift, l_shift : In
         self._params = p
         list_depth = p.max_hidden + p.max_out
         super().__init__({
+            **_shift_members(self.acc_bits(p)),
             "start": In(1),
             "busy": Out(1),
             "n_hidden": In(range(p.max_hidden + 1)),
@@ -477,6 +526,12 @@ softmax_shift, l_shift : In
     @property
     def params(self) -> CoreParams:
         return self._params
+
+    @staticmethod
+    def acc_bits(p):
+        """Width of the accumulator of ``sum_k B_ki e_k``, the value of the ``L`` shift."""
+        product_bits = max(p.weight_bits, 9) + max(p.y_bits, p.l_bits)
+        return product_bits + ceil_log2(p.max_out + 1)
 
     def elaborate(self, platform):
         p = self._params
@@ -563,7 +618,9 @@ softmax_shift, l_shift : In
         m.d.comb += [self.hidden_count.eq(hidden_count), self.out_count.eq(out_count)]
 
         def target(k):
-            return Mux(k == self.label, self.target_amp, 0)
+            # k < 2**len(k): a label with a higher bit set matches no readout.
+            hit = (self.label[len(k):] == 0) & (self.label[:len(k)] == k)
+            return Mux(hit, self.target_amp, 0)
 
         def append_out(factor):
             """Append readout entry (row_out, factor) unless the zero skip drops it."""
@@ -597,11 +654,13 @@ softmax_shift, l_shift : In
         quotient = Signal(quotient_bits)
         iteration = Signal(range(quotient_bits + 1))
 
-        b_addr = Signal(range(p.max_synapses + 1))
+        # The readout errors are done when the signal phase starts: its feedback address
+        # reuses the register of the readouts' first-synapse address.
+        b_addr = row_out
         b_base = Signal(range(p.max_synapses + 1))
         fb_addr = Signal(range(max(2, p.max_out * p.max_hidden)))
         fb_base = Signal.like(fb_addr)
-        acc = Signal(signed(len(product) + ceil_log2(p.max_out + 1)))
+        acc = Signal(signed(self.acc_bits(p)))
         signal = Signal(signed(p.l_bits))
         s1_op = Signal(2)   # 0 multiply-accumulate, 1 learning signal, 2 post factor
         scaled = Signal(signed(factor_bits))
@@ -787,8 +846,9 @@ softmax_shift, l_shift : In
                             m.d.comb += [mul_a.eq(feedback), mul_b.eq(error_rd.data)]
                             m.d.sync += acc.eq(Mux(s1_first, 0, acc) + product)
                         with m.Case(1):
-                            shifted = acc >> self.l_shift
-                            m.d.sync += signal.eq(_saturate(shifted, p.l_bits))
+                            m.d.comb += [self.shift_value.eq(acc),
+                                         self.shift_amount.eq(self.l_shift)]
+                            m.d.sync += signal.eq(_saturate(self.shift_result, p.l_bits))
                         with m.Case(2):
                             # |L * psi >> 8| < 2**(l_bits - 1): it fits the factor width.
                             m.d.comb += [mul_a.eq(psi_rd.data), mul_b.eq(signal)]
@@ -868,6 +928,8 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         Axonal delay memory (capacity layout of the ``AXON`` region).
     x_addr, u_addr : Out, x_data, u_data : In
         Trace ring reads (:class:`TraceUnit`).
+    shift_value, shift_amount : Out, shift_result : In
+        The engine's shared shifter: the rounding shift of stages 4 and 5.
     """
 
     def __init__(self, params: CoreParams):
@@ -876,6 +938,7 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         list_depth = p.max_hidden + p.max_out
         trace_addr_bits = ceil_log2(p.n_sources * p.trace_ring)
         super().__init__({
+            **_shift_members(_rounding_bias_width(self.round_bits(p))),
             "start": In(1),
             "busy": Out(1),
             "n_in": In(range(p.max_in + 1)),
@@ -917,6 +980,11 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
     @property
     def params(self) -> CoreParams:
         return self._params
+
+    @staticmethod
+    def round_bits(p):
+        """Width of the rounding input: a weight step ``F * x`` or an axonal delay sum."""
+        return max(p.post_factor_bits + p.trace_bits, p.axon_sum_bits)
 
     def elaborate(self, platform):
         p = self._params
@@ -1132,9 +1200,13 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
                 m.d.sync += s4[field].eq(s3[field])
 
         # -- one rounding shifter: weights in stage 4, delays in stage 5 ----------------------
-        round_in = Signal(signed(max(fx_shape.width, p.axon_sum_bits)))
+        round_in = Signal(signed(self.round_bits(p)))
         round_shift = Signal(5)
-        rounded = _rounded_shift(m, round_in, round_shift, random, stochastic)
+        m.d.comb += [
+            self.shift_value.eq(_rounding_biased(m, round_in, round_shift, random, stochastic)),
+            self.shift_amount.eq(round_shift),
+        ]
+        rounded = self.shift_result
 
         # -- stage 4: the weight; the axonal sum ----------------------------------------------
         if p.delay_learning:
@@ -1194,8 +1266,9 @@ class LearningEngine(wiring.Component):
         Run-time sizes, ``FLAGS``, the step ``t``, ``LABEL``, ``LEARN_COUNT`` and the synapse
         address of the first readout synapse (``n_hidden * (n_in + n_rec)``).
     trace_inputs, trace_hidden : In(1)
-        Start the trace pass of the inputs (with ``in_spikes``) or of the hidden neurons
-        (with ``hidden_spikes``); ignored unless a rule is loaded (``MODE.ENABLE``).
+        Start the trace pass of the inputs (with ``in_spikes``, sampled then) or of the
+        hidden neurons (``hidden_spikes``, read during the pass, which must hold them from
+        the next cycle on); ignored unless a rule is loaded (``MODE.ENABLE``).
     trace_busy : Out(1)
         A trace pass is running.
     hidden_en, hidden_index, vpre, theta : In
@@ -1329,7 +1402,9 @@ class LearningEngine(wiring.Component):
             traces.start.eq(enabled & (self.trace_inputs | self.trace_hidden)),
             traces.first_source.eq(Mux(self.trace_hidden, p.max_in, 0)),
             traces.count.eq(Mux(self.trace_hidden, self.n_hidden, self.n_in)),
-            traces.spikes.eq(Mux(self.trace_hidden, self.hidden_spikes, self.in_spikes)),
+            traces.hidden.eq(self.trace_hidden),
+            traces.in_spikes.eq(self.in_spikes),
+            traces.hidden_spikes.eq(self.hidden_spikes),
             traces.time.eq(self.time),
             traces.decay.eq(trace_decay),
             traces.spike_shift.eq(trace_shift),
@@ -1401,6 +1476,32 @@ class LearningEngine(wiring.Component):
             self.syn_w_en.eq(update.syn_w_en),
             self.syn_addr.eq(Mux(update.busy, update.syn_addr, signal.syn_addr)),
         ]
+        # -- one arithmetic right shifter for the three units ----------------------------------
+        # The trace passes run during the forward pass, the signal and update passes after
+        # it, one at a time: the busy unit drives the shifter.
+        users = [update, signal] + ([traces] if p.delay_learning else [])
+        width = max(len(unit.shift_value) for unit in users)
+        shift_value = Signal(signed(width))
+        shift_amount = Signal(5)
+        with m.If(update.busy):
+            m.d.comb += [shift_value.eq(update.shift_value),
+                         shift_amount.eq(update.shift_amount)]
+        if p.delay_learning:
+            with m.Elif(signal.busy):
+                m.d.comb += [shift_value.eq(signal.shift_value),
+                             shift_amount.eq(signal.shift_amount)]
+            with m.Else():
+                m.d.comb += [shift_value.eq(traces.shift_value),
+                             shift_amount.eq(traces.shift_amount)]
+        else:
+            with m.Else():
+                m.d.comb += [shift_value.eq(signal.shift_value),
+                             shift_amount.eq(signal.shift_amount)]
+        shifted = Signal(signed(width))
+        m.d.comb += shifted.eq(shift_value >> shift_amount)
+        # |value >> amount| <= |value|: the result fits each unit's own width.
+        m.d.comb += [unit.shift_result.eq(shifted) for unit in users]
+
         # The trace rings are read by the update pass, or by the bus while the core is idle.
         with m.If(update.busy):
             m.d.comb += [traces.x_addr.eq(update.x_addr), traces.u_addr.eq(update.u_addr)]
