@@ -14,6 +14,10 @@ of the synapse memory (``docs/architecture.md``, step schedule):
 5. The ring pointer ``p`` and the step counter advance (they are the same register:
    ``p = STEP mod ring``), and ``done`` pulses.
 
+On a core built with ``synapse_current`` or ``adaptation`` the neuron update also reads and
+writes the synaptic current ``c`` and the adaptation ``a`` of a hidden neuron, beside ``v``,
+with their parameters in the ``NEURON`` region (``docs/architecture.md``, neuron options).
+
 On a core built with ``learning`` the :class:`~rtl.learning.LearningEngine` runs beside this
 sequence: the input traces are updated while the hidden layer streams (started with the step),
 the hidden traces while the readouts stream (started after ``HIDDEN_WRITE``, once the input
@@ -82,9 +86,10 @@ class Core(wiring.Component):
     start : In(1)
         Start one time step (ignored while busy); ``in_spikes`` is sampled in this cycle.
     clear : In(1)
-        Zero ``v``, ``y``, every spike ring, the ring pointer, the step counter and
-        ``out_spikes`` (ignored while busy; wins over ``start``). Takes
-        ``params.clear_cycles`` cycles with ``busy`` high and no ``done`` pulse.
+        Zero ``v``, ``y`` (and ``c``, ``a`` of the neuron options), every spike ring, the
+        ring pointer, the step counter and ``out_spikes`` (ignored while busy; wins over
+        ``start``). Takes ``params.clear_cycles`` cycles with ``busy`` high and no ``done``
+        pulse.
     in_spikes : In(max_in)
         Input spike vector of the step, bit ``j`` for input ``j``.
     busy : Out(1)
@@ -142,6 +147,17 @@ class Core(wiring.Component):
         v_rd, v_wr = memory("v", signed(p.v_bits), p.max_hidden)
         kappa_rd, kappa_wr = memory("kappa", unsigned(p.decay_bits), p.max_out)
         y_rd, y_wr = memory("y", signed(p.y_bits), p.max_out)
+        # The neuron options: NEURON field -> (read port, write port), parameters then state.
+        neuron_mems = {}
+        if p.synapse_current:
+            neuron_mems["BETA"] = memory("beta", unsigned(p.decay_bits), p.max_hidden)
+        if p.adaptation:
+            neuron_mems["RHO"] = memory("rho", unsigned(p.decay_bits), p.max_hidden)
+            neuron_mems["COUPLING"] = memory("coupling", unsigned(p.v_bits - 1), p.max_hidden)
+        if p.synapse_current:
+            neuron_mems["C"] = memory("c", signed(p.v_bits), p.max_hidden)
+        if p.adaptation:
+            neuron_mems["A"] = memory("a", unsigned(p.v_bits - 1), p.max_hidden)
 
         # -- control registers ---------------------------------------------------------------
 
@@ -149,7 +165,8 @@ class Core(wiring.Component):
         n_in = Signal(range(p.max_in + 1), init=p.max_in)
         n_hidden = Signal(range(p.max_hidden + 1), init=p.max_hidden)
         n_out = Signal(range(p.max_out + 1), init=p.max_out)
-        flags = Signal(9 if p.learning else 8)
+        # FLAGS bit 8 exists on learning cores, bit 9 with current synapses.
+        flags = Signal(10 if p.synapse_current else 9 if p.learning else 8)
         step = Signal(32)
         if p.learning:
             cycles = Signal(32)   # a learning step has no simple bound
@@ -160,6 +177,8 @@ class Core(wiring.Component):
         rec_on = flags[0] if p.recurrent else C(0, 1)
         hard_reset = flags[1]
         kind_in, kind_rec, kind_out = flags[2:4], flags[4:6], flags[6:8]
+        if p.synapse_current:
+            current_on = flags[9]
         # The ring pointer is the step counter modulo the (power-of-two) ring size.
         ptr = step[:p.ring_bits]
         slot_mask = Signal(p.ring)
@@ -223,6 +242,16 @@ class Core(wiring.Component):
         hist_shift = ceil_log2(p.hist_words)
         hist_source = offset[hist_shift:]
         hist_half = offset[:hist_shift]
+        if neuron_mems:
+            # NEURON: the field in the top bits of the offset, the neuron in the bottom ones
+            # (fields are next_pow2(max_hidden) words apart); the words between max_hidden and
+            # the next field have no memory behind them.
+            neuron_shift = ceil_log2(p.neuron_stride)
+            neuron_index = offset[:neuron_shift]
+            neuron_field = offset[neuron_shift:neuron_shift + 3]
+            neuron_valid = Signal()
+            m.d.comb += neuron_valid.eq(
+                1 if p.neuron_stride == p.max_hidden else neuron_index < p.max_hidden)
 
         def clamp(value, cap):
             return Mux(value == 0, 1, Mux(_above(value, cap), cap, value))
@@ -238,6 +267,8 @@ class Core(wiring.Component):
                 mask = 0xFF if p.recurrent else 0xFF & ~mm.FLAG_RECURRENT
                 if p.learning:
                     mask |= mm.FLAG_NO_ZERO_SKIP
+                if p.synapse_current:
+                    mask |= mm.FLAG_SYNAPSE_CURRENT
                 m.d.sync += flags.eq(w_data & mask)
             if p.learning:
                 with m.Case(mm.CTRL_LABEL):
@@ -254,6 +285,13 @@ class Core(wiring.Component):
             rd_region.eq(region),
             rd_ctrl.eq(offset[:3]),
         ]
+        if neuron_mems:
+            rd_field = Signal(3)
+            rd_neuron_valid = Signal()
+            m.d.sync += [
+                rd_field.eq(neuron_field),
+                rd_neuron_valid.eq(neuron_valid),
+            ]
         hist_rdata = rings.r_data
         if hist_shift:
             rd_half = Signal()
@@ -284,6 +322,12 @@ class Core(wiring.Component):
                 with m.Case(number):
                     # ``v`` and ``y`` are signed: .eq() sign-extends them to 32 bits.
                     m.d.comb += self.bus.r_data.eq(data)
+            if neuron_mems:
+                with m.Case(mm.REGION_NEURON), m.If(rd_neuron_valid), m.Switch(rd_field):
+                    for name, (port, _) in neuron_mems.items():
+                        with m.Case(mm.NEURON_FIELDS[name]):
+                            # ``c`` is signed and reads back sign-extended.
+                            m.d.comb += self.bus.r_data.eq(port.data)
 
         # Read addresses: the bus owns the read ports while idle, the sequencer otherwise.
         axon_base = Mux(proj == Projection.IN, 0,
@@ -297,6 +341,8 @@ class Core(wiring.Component):
             ]
             for port in (alpha_rd, theta_rd, v_rd, kappa_rd, y_rd):
                 m.d.comb += port.addr.eq(offset)
+            for port, _ in neuron_mems.values():
+                m.d.comb += port.addr.eq(neuron_index)
         with m.Else():
             m.d.comb += [
                 syn.addr.eq(syn_addr),
@@ -305,6 +351,8 @@ class Core(wiring.Component):
             ]
             # Parameters and state of the neuron in stage 1, ready for its update in stage 2.
             for port in (alpha_rd, theta_rd, v_rd, kappa_rd, y_rd):
+                m.d.comb += port.addr.eq(s1_post)
+            for port, _ in neuron_mems.values():
                 m.d.comb += port.addr.eq(s1_post)
 
         # -- stage 1: select the delayed spike and accumulate --------------------------------
@@ -343,6 +391,18 @@ class Core(wiring.Component):
             neuron.acc.eq(acc),
             neuron.theta.eq(theta_rd.data),
         ]
+        if p.synapse_current:
+            m.d.comb += [
+                neuron.current_on.eq(current_on),
+                neuron.beta.eq(neuron_mems["BETA"][0].data),
+                neuron.current.eq(neuron_mems["C"][0].data),
+            ]
+        if p.adaptation:
+            m.d.comb += [
+                neuron.rho.eq(neuron_mems["RHO"][0].data),
+                neuron.coupling.eq(neuron_mems["COUPLING"][0].data),
+                neuron.adaptation.eq(neuron_mems["A"][0].data),
+            ]
         with m.If(s2_update):
             with m.If(s2_readout):
                 m.d.comb += [
@@ -356,6 +416,21 @@ class Core(wiring.Component):
                     v_wr.data.eq(neuron.next_state),
                     v_wr.en.eq(1),
                 ]
+                if p.synapse_current:
+                    # With the option off ``c`` keeps the 0 of the last clear, as in golden.
+                    c_wr = neuron_mems["C"][1]
+                    m.d.comb += [
+                        c_wr.addr.eq(s2_post),
+                        c_wr.data.eq(neuron.next_current),
+                        c_wr.en.eq(current_on),
+                    ]
+                if p.adaptation:
+                    a_wr = neuron_mems["A"][1]
+                    m.d.comb += [
+                        a_wr.addr.eq(s2_post),
+                        a_wr.data.eq(neuron.next_adaptation),
+                        a_wr.en.eq(1),
+                    ]
                 m.d.sync += spikes.eq(Cat(spikes[1:], neuron.spike))
 
         def bus_writes():
@@ -381,11 +456,21 @@ class Core(wiring.Component):
                     port.data.eq(w_data),
                     port.en.eq(bus_write & (region == number)),
                 ]
+            for name, (_, port) in neuron_mems.items():
+                m.d.comb += [
+                    port.addr.eq(neuron_index),
+                    port.data.eq(w_data),
+                    port.en.eq(bus_write & (region == mm.REGION_NEURON) & neuron_valid
+                               & (neuron_field == mm.NEURON_FIELDS[name])),
+                ]
 
         # -- learning engine -----------------------------------------------------------------
 
         if p.learning:
             learning_region = region >= mm.REGION_LEARN
+            if neuron_mems:
+                # NEURON (region 15) is the core's own.
+                learning_region &= region <= mm.REGION_TRACE_U
             m.d.comb += [
                 engine.bus.addr.eq(self.bus.addr),
                 engine.bus.w_data.eq(self.bus.w_data),
@@ -405,7 +490,8 @@ class Core(wiring.Component):
                 engine.hidden_en.eq(s2_update & ~s2_readout),
                 engine.hidden_index.eq(s2_post),
                 engine.vpre.eq(neuron.vpre),
-                engine.theta.eq(theta_rd.data),
+                # The surrogate is centred on the threshold of the step (model.md 9).
+                engine.theta.eq(neuron.threshold if p.adaptation else theta_rd.data),
                 engine.syn_r_data.eq(syn.r_data),
                 engine.y_data.eq(y_rd.data),
                 engine.axon_r_data.eq(axon_rd.data),
@@ -494,6 +580,14 @@ class Core(wiring.Component):
                     y_wr.data.eq(0),
                     y_wr.en.eq(pre < p.max_out),
                 ]
+                for name in ("C", "A"):
+                    if name in neuron_mems:
+                        port = neuron_mems[name][1]
+                        m.d.comb += [
+                            port.addr.eq(pre),
+                            port.data.eq(0),
+                            port.en.eq(pre < p.max_hidden),
+                        ]
                 m.d.sync += pre.eq(pre_next)
                 with m.If(pre == p.n_sources - 1):
                     m.next = "IDLE"

@@ -37,6 +37,7 @@ __all__ = [
     "FLAG_HARD_RESET",
     "FLAG_NO_ZERO_SKIP",
     "FLAG_RECURRENT",
+    "FLAG_SYNAPSE_CURRENT",
     "LEARN_KERNEL",
     "LEARN_REGISTERS",
     "MODE_ENABLE",
@@ -45,6 +46,7 @@ __all__ = [
     "MODE_RANDOM_FEEDBACK",
     "MODE_SOFTMAX",
     "MODE_STOCHASTIC",
+    "NEURON_FIELDS",
     "OFFSET_MASK",
     "REGIONS",
     "REGION_ALPHA",
@@ -55,6 +57,7 @@ __all__ = [
     "REGION_HIST",
     "REGION_KAPPA",
     "REGION_LEARN",
+    "REGION_NEURON",
     "REGION_PSI",
     "REGION_SHIFT",
     "REGION_SYN",
@@ -74,6 +77,7 @@ __all__ = [
     "hist_offset",
     "learning_writes",
     "network_writes",
+    "neuron_offset",
     "pack_synapse",
     "region_words",
     "synapse_offset",
@@ -102,6 +106,9 @@ REGION_EXP = 11       #: softmax LUT ``exp_lut[n]``, offset ``n`` (cores built w
 REGION_FEEDBACK = 12  #: fixed feedback weights ``b_fb[k, i]`` (:func:`feedback_offset`)
 REGION_TRACE_X = 13   #: presynaptic trace rings, read-only debug (:func:`trace_offset`)
 REGION_TRACE_U = 14   #: delay-derivative trace rings, read-only debug (:func:`trace_offset`)
+#: Parameters and state of the neuron options (cores built with ``synapse_current`` or
+#: ``adaptation``; :func:`neuron_offset`).
+REGION_NEURON = 15
 
 #: Region name -> number, in map order.
 REGIONS = {
@@ -109,6 +116,7 @@ REGIONS = {
     "THETA": REGION_THETA, "V": REGION_V, "KAPPA": REGION_KAPPA, "Y": REGION_Y,
     "HIST": REGION_HIST, "LEARN": REGION_LEARN, "PSI": REGION_PSI, "EXP": REGION_EXP,
     "FEEDBACK": REGION_FEEDBACK, "TRACE_X": REGION_TRACE_X, "TRACE_U": REGION_TRACE_U,
+    "NEURON": REGION_NEURON,
 }
 
 CTRL_N_IN = 0      #: run-time input count; writes are clamped to ``[1, max_in]``
@@ -125,6 +133,10 @@ FLAG_HARD_RESET = 1 << 1  #: hidden reset sets ``v`` to 0 (else subtracts ``thet
 #: Learning cores: learning steps update every post neuron, also those with post factor 0
 #: (the same results, more cycles: for measuring what the zero skip saves).
 FLAG_NO_ZERO_SKIP = 1 << 8
+#: Cores built with ``synapse_current``: hidden neurons integrate a synaptic current
+#: (``synapse = "current"``, model.md section 8); off, the synaptic sum goes straight into
+#: the membrane.
+FLAG_SYNAPSE_CURRENT = 1 << 9
 #: Projection -> position of its 2-bit delay-kind code in ``FLAGS``.
 FLAG_DELAY_SHIFT = {"in": 2, "rec": 4, "out": 6}
 
@@ -135,6 +147,14 @@ DELAY_AXONAL = 2    #: one delay per source, in the ``AXON`` region
 DELAY_KIND_CODES = {"none": DELAY_NONE, "synaptic": DELAY_SYNAPTIC, "axonal": DELAY_AXONAL}
 
 _PROJECTIONS = ("in", "rec", "out")
+
+#: Fields of the ``NEURON`` region, name -> field number: the parameters ``beta`` (decay of
+#: the synaptic current), ``rho`` (decay of the adaptation), ``coupling`` (adaptation
+#: increment per spike), then the state ``c`` (synaptic current, signed, read/write) and ``a``
+#: (adaptation, read/write). Field ``f`` of hidden neuron ``i`` is at offset
+#: ``f * neuron_stride + i`` (:func:`neuron_offset`); the fields of an option the core was
+#: built without read 0 and ignore writes.
+NEURON_FIELDS = {"BETA": 0, "RHO": 1, "COUPLING": 2, "C": 3, "A": 4}
 
 # -- learning engine (REGION_LEARN) -----------------------------------------------------------
 
@@ -163,8 +183,8 @@ def region_words(params) -> dict[int, int]:
     """Words in each region of a core built with ``params`` (region number -> size).
 
     Offsets at or beyond a region's size read as 0 and ignore writes; regions not listed
-    have no words (9 to 15 without ``learning``; the learning regions of the parts a core
-    was built without).
+    have no words (9 to 14 without ``learning``; the learning regions of the parts a core
+    was built without; 15 without ``synapse_current`` and ``adaptation``).
     """
     learning = getattr(params, "learning", False)
     words = {
@@ -189,6 +209,8 @@ def region_words(params) -> dict[int, int]:
         words[REGION_TRACE_X] = trace_words
         if params.delay_learning:
             words[REGION_TRACE_U] = trace_words
+    if getattr(params, "synapse_current", False) or getattr(params, "adaptation", False):
+        words[REGION_NEURON] = params.neuron_words
     return words
 
 
@@ -239,7 +261,7 @@ def _kind_code(kind) -> int:
 
 
 def encode_flags(*, recurrent: bool, reset: str, delay_in="none", delay_rec="none",
-                 delay_out="none") -> int:
+                 delay_out="none", synapse_current: bool = False) -> int:
     """The ``FLAGS`` word.
 
     Parameters
@@ -251,12 +273,16 @@ def encode_flags(*, recurrent: bool, reset: str, delay_in="none", delay_rec="non
     delay_in, delay_rec, delay_out : str or int
         Delay kind of each projection, by name (``"none"``, ``"synaptic"``, ``"axonal"``) or
         code.
+    synapse_current : bool
+        Current-based synapses on (cores built with ``synapse_current``).
     """
     if reset not in ("soft", "hard"):
         raise ValueError(f"reset must be 'soft' or 'hard', got {reset!r}")
     flags = (FLAG_RECURRENT if recurrent else 0) | (FLAG_HARD_RESET if reset == "hard" else 0)
     for proj, kind in zip(_PROJECTIONS, (delay_in, delay_rec, delay_out), strict=True):
         flags |= _kind_code(kind) << FLAG_DELAY_SHIFT[proj]
+    if synapse_current:
+        flags |= FLAG_SYNAPSE_CURRENT
     return flags
 
 
@@ -270,6 +296,7 @@ def decode_flags(flags: int) -> dict:
            "reset": "hard" if flags & FLAG_HARD_RESET else "soft"}
     for proj in _PROJECTIONS:
         out[f"delay_{proj}"] = names.get((flags >> FLAG_DELAY_SHIFT[proj]) & 3, "none")
+    out["synapse_current"] = bool(flags & FLAG_SYNAPSE_CURRENT)
     return out
 
 
@@ -370,6 +397,20 @@ def trace_offset(source: str, index: int, slot: int, params) -> int:
     return ring_index * params.trace_ring + slot
 
 
+def neuron_offset(field: str, index: int, params) -> int:
+    """Offset in ``NEURON`` of field ``field`` (a key of :data:`NEURON_FIELDS`) of hidden
+    neuron ``index``: ``NEURON_FIELDS[field] * params.neuron_stride + index``.
+
+    ``neuron_stride`` is ``next_pow2(max_hidden)``, so the core decodes the field from the
+    top bits of the offset; the words between ``max_hidden`` and the stride read 0.
+    """
+    if field not in NEURON_FIELDS:
+        raise ValueError(f"field must be one of {', '.join(NEURON_FIELDS)}, got {field!r}")
+    if not 0 <= index < params.max_hidden:
+        raise ValueError(f"index must be in [0, {params.max_hidden - 1}], got {index}")
+    return NEURON_FIELDS[field] * params.neuron_stride + index
+
+
 def encode_mode(rule, params=None) -> int:
     """The ``LEARN.MODE`` word of a :class:`golden.learning.LearningRule` (``None``: 0)."""
     if rule is None:
@@ -417,15 +458,38 @@ def learning_writes(net, params) -> list[tuple[int, int]]:
     return writes
 
 
+def _neuron_parameter_writes(net, params) -> list[tuple[int, int]]:
+    """``BETA``, ``RHO`` and ``COUPLING`` of the options the core was built with.
+
+    A network without an option gets zeros: ``coupling = 0`` keeps ``a`` at 0 (the plain
+    threshold), and ``beta`` is unused with ``FLAGS.SYNAPSE_CURRENT`` off. Either way no
+    value of an earlier network is left behind.
+    """
+    n_hidden = int(net.n_hidden)
+    fields = []
+    if getattr(params, "synapse_current", False):
+        fields.append(("BETA", getattr(net, "beta", None)))
+    if getattr(params, "adaptation", False):
+        fields += [("RHO", getattr(net, "rho", None)), ("COUPLING", getattr(net, "coupling", None))]
+    writes = []
+    for field, values in fields:
+        values = [0] * n_hidden if values is None else [int(x) for x in values]
+        writes.extend((address(REGION_NEURON, neuron_offset(field, i, params)), value)
+                      for i, value in enumerate(values))
+    return writes
+
+
 def network_writes(net, params) -> list[tuple[int, int]]:
     """Every bus write that loads ``net`` into a core built with ``params``.
 
     The writes are, in order: ``N_IN``, ``N_HIDDEN``, ``N_OUT``, ``FLAGS``; all synapse
     words in ``SYN`` order (the delay field holds the synaptic delay, or 0 for the other
     kinds); the axonal delays of every projection with ``"axonal"`` delays; ``ALPHA``,
-    ``THETA`` and ``KAPPA``; on a core built with ``learning``, the learning rule
-    (:func:`learning_writes`). State (``V``, ``Y``, ``HIST``, the trace rings) is not
-    written: pulse ``clear`` to start from zero state.
+    ``THETA`` and ``KAPPA``; on a core built with ``synapse_current`` or ``adaptation``,
+    ``BETA`` or ``RHO`` and ``COUPLING`` in ``NEURON`` (zeros for a network without the
+    option); on a core built with ``learning``, the learning rule
+    (:func:`learning_writes`). State (``V``, ``Y``, ``HIST``, ``C``, ``A``, the trace rings)
+    is not written: pulse ``clear`` to start from zero state.
 
     Parameters
     ----------
@@ -440,16 +504,13 @@ def network_writes(net, params) -> list[tuple[int, int]]:
     Raises
     ------
     ValueError
-        The network does not fit the core (see :meth:`rtl.params.CoreParams.check_network`),
-        or it uses an option the hardware does not implement (synaptic currents, adaptation,
-        a recurrent kernel).
+        The network does not fit the core (see :meth:`rtl.params.CoreParams.check_network`):
+        among others, it uses a neuron option the core was built without (current synapses,
+        adaptation) or one the hardware does not implement (a recurrent kernel).
     """
-    options = net.options() if hasattr(net, "options") else []
-    if options:
-        # Loading such a network would silently run it as a plain LIF network.
-        raise ValueError(f"network {options[0]} is not supported by the RTL (delta synapses, "
-                         f"no adaptation and dense recurrent weights only)")
+    # Also refuses an option the core lacks: loaded anyway, it would run as plain LIF.
     params.check_network(net)
+    synapse_current = getattr(net, "synapse", "delta") == "current"
     n_in, n_hidden, n_out = int(net.n_in), int(net.n_hidden), int(net.n_out)
     writes = [
         (address(REGION_CTRL, CTRL_N_IN), n_in),
@@ -458,7 +519,7 @@ def network_writes(net, params) -> list[tuple[int, int]]:
         (address(REGION_CTRL, CTRL_FLAGS),
          encode_flags(recurrent=net.recurrent, reset=net.reset, delay_in=net.delay_in,
                       delay_rec=net.delay_rec if net.recurrent else "none",
-                      delay_out=net.delay_out)),
+                      delay_out=net.delay_out, synapse_current=synapse_current)),
     ]
 
     projections = ("in", "rec", "out") if net.recurrent else ("in", "out")
@@ -492,6 +553,7 @@ def network_writes(net, params) -> list[tuple[int, int]]:
     writes.extend((address(REGION_ALPHA, i), int(a)) for i, a in enumerate(net.alpha))
     writes.extend((address(REGION_THETA, i), int(t)) for i, t in enumerate(net.theta))
     writes.extend((address(REGION_KAPPA, k), int(a)) for k, a in enumerate(net.kappa))
+    writes.extend(_neuron_parameter_writes(net, params))
     if getattr(params, "learning", False):
         writes.extend(learning_writes(net, params))
     return writes

@@ -35,6 +35,10 @@ _FORMAT_FIELDS = ("weight_bits", "weight_frac", "delay_frac", "decay_bits", "v_b
 # Largest half width of the delay-learning kernel (golden.learning.KERNEL_MAX_HALF_WIDTH).
 _KERNEL_MAX_HALF_WIDTH = 7
 
+# Largest max_hidden of a core with the neuron options: 5 fields of next_pow2(max_hidden)
+# words each must fit the 16-bit offset of the NEURON region.
+_MAX_NEURON_OPTION_HIDDEN = 8192
+
 # Capacity limit of each population. The AXON region holds ``max_in + 2 * max_hidden`` words,
 # which must fit the 16-bit offset of a region.
 _MAX_POPULATION = 16384
@@ -116,6 +120,18 @@ class CoreParams:
         synapse memory's (:meth:`spram_blocks_used`). Changes no result; without
         ``delay_learning`` a trace pass then takes 2 cycles per source instead of 1, since
         the single port cannot read the next source in the cycle that writes this one.
+    synapse_current : bool
+        Build current-based synapses (``docs/model.md`` section 8): per hidden neuron a
+        synaptic current ``c`` and its decay factor ``beta`` in the ``NEURON`` region, and the
+        ``FLAGS`` bit ``SYNAPSE_CURRENT`` that turns them on at run time. With ``learning``
+        the weights and delays learn, ``beta`` does not (``learn_neurons`` is refused).
+    adaptation : bool
+        Build the adaptive threshold (``docs/model.md`` section 9): per hidden neuron an
+        adaptation ``a`` with its decay ``rho`` and spike increment ``coupling`` in the
+        ``NEURON`` region (``coupling = 0`` is the plain threshold). With ``learning`` the
+        surrogate is centred on the adapted threshold; ``rho`` and ``coupling`` do not learn.
+
+        Either option needs ``max_hidden <= 8192`` (the ``NEURON`` region).
 
     Raises
     ------
@@ -154,6 +170,8 @@ class CoreParams:
     random_feedback: bool = True
     stochastic_rounding: bool = True
     trace_memory: str = "bram"
+    synapse_current: bool = False
+    adaptation: bool = False
 
     def __post_init__(self):
         _check_int("max_in", self.max_in, 1, _MAX_POPULATION)
@@ -191,6 +209,17 @@ class CoreParams:
                     f"synapse words in SPRAM (synapse_memory spram), got {self.max_synapses}: "
                     f"it needs {blocks} SPRAM blocks, an iCE40 UP5K has {SPRAM_BLOCKS}")
         self._check_learning()
+        self._check_neuron_options()
+
+    def _check_neuron_options(self) -> None:
+        for name in ("synapse_current", "adaptation"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+        if self.neuron_options and self.neuron_words > ADDRESS_SPACE:
+            raise ValueError(
+                f"max_hidden must be in [1, {_MAX_NEURON_OPTION_HIDDEN}] with synapse_current "
+                f"or adaptation (the NEURON region), got {self.max_hidden}")
 
     def _check_learning(self) -> None:
         for name in ("learning", "delay_learning", "softmax", "random_feedback",
@@ -331,6 +360,27 @@ class CoreParams:
     def spram_blocks_used(self) -> int:
         """All ``SB_SPRAM256KA`` blocks of the core (synapses and trace rings)."""
         return self.synapse_spram_blocks + self.trace_spram_blocks
+
+    # -- neuron options -----------------------------------------------------------------------
+
+    @property
+    def neuron_options(self) -> bool:
+        """The core has the ``NEURON`` region: ``synapse_current`` or ``adaptation``."""
+        return self.synapse_current or self.adaptation
+
+    @property
+    def neuron_stride(self) -> int:
+        """Words per field of the ``NEURON`` region: ``next_pow2(max_hidden)``, so that the
+        field is the top bits of the offset and the neuron index the bottom ones."""
+        return 1 << _ceil_log2(self.max_hidden)
+
+    @property
+    def neuron_words(self) -> int:
+        """Words of the ``NEURON`` region: four fields of :attr:`neuron_stride` words, then the
+        last one of ``max_hidden`` (0 without the options)."""
+        if not self.neuron_options:
+            return 0
+        return 4 * self.neuron_stride + self.max_hidden
 
     # -- learning engine ----------------------------------------------------------------------
 
@@ -485,9 +535,12 @@ class CoreParams:
         ValueError
             A size exceeds the capacity, a number format differs, the network is recurrent
             but the core is not, ``net.d_max`` exceeds ``d_max``, the network has more
-            synapses than ``max_synapses``, or (on a core built with ``learning``) its
-            learning rule needs a width or a feature the core does not have. The message
-            names the field.
+            synapses than ``max_synapses``, it uses a neuron option the core was built
+            without (``synapse = "current"`` needs ``synapse_current``, ``adaptation =
+            "threshold"`` needs ``adaptation``) or one the RTL does not implement
+            (``rec_kernel``), or (on a core built with ``learning``) its learning rule needs
+            a width or a feature the core does not have (``learn_neurons`` is never
+            supported). The message names the field and its allowed values.
 
         Notes
         -----
@@ -514,9 +567,35 @@ class CoreParams:
         if n_synapses > self.max_synapses:
             raise ValueError(f"network synapses = {n_synapses} exceed the core's "
                              f"max_synapses = {self.max_synapses}")
+        self._check_options(net)
         rule = getattr(net, "learning", None)
         if rule is not None and self.learning:
             self._check_rule(rule)
+
+    def _check_options(self, net) -> None:
+        """Refuse a neuron or connectivity option (model.md sections 8-11) this core lacks."""
+        # getattr: networks from before the options existed have the defaults.
+        synapse = getattr(net, "synapse", "delta")
+        adaptation = getattr(net, "adaptation", "none")
+        rec_kernel = int(getattr(net, "rec_kernel", 0))
+        for field, value, built, flag in (("synapse", synapse, self.synapse_current,
+                                           "synapse_current"),
+                                          ("adaptation", adaptation, self.adaptation,
+                                           "adaptation")):
+            if value == {"synapse": "delta", "adaptation": "none"}[field] or built:
+                continue
+            allowed = "'delta'" if field == "synapse" else "'none'"
+            raise ValueError(f"network {field} = {value!r} is not supported by the RTL core "
+                             f"built with {flag}=False (allowed: {allowed}); build it with "
+                             f"{flag}=True")
+        if rec_kernel:
+            raise ValueError(f"network rec_kernel = {rec_kernel} is not supported by the RTL "
+                             f"(allowed: 0, a dense recurrent matrix)")
+        rule = getattr(net, "learning", None)
+        if self.learning and rule is not None and getattr(rule, "learn_neurons", False):
+            raise ValueError("network learning.learn_neurons = True is not supported by the RTL "
+                             "(allowed: False; weights and delays learn on chip, the neuron "
+                             "parameters not yet: build with learning=False to run it)")
 
     def _check_rule(self, rule) -> None:
         """Refuse a learning rule that needs a width or a part this core was built without."""
@@ -548,6 +627,8 @@ class CoreParams:
 
         A network with a learning rule gets the learning engine with the rule's widths and
         only the parts it uses (``learning=False`` overrides that for an inference core).
+        A network with current synapses or adaptation gets ``synapse_current`` or
+        ``adaptation``.
         Keyword arguments override single parameters, e.g. ``max_hidden=64``.
         """
         values = dict(max_in=int(net.n_in), max_hidden=int(net.n_hidden),
@@ -564,6 +645,8 @@ class CoreParams:
                           softmax=getattr(rule, "error", "mse") == "softmax",
                           random_feedback=rule.feedback == "random",
                           stochastic_rounding=rule.rounding == "stochastic")
+        values.update(synapse_current=getattr(net, "synapse", "delta") == "current",
+                      adaptation=getattr(net, "adaptation", "none") == "threshold")
         values.update(overrides)
         params = cls(**values)
         params.check_network(net)

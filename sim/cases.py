@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STEPS", "STEPS_AFTER_CLEAR", "LockstepCase", "lockstep_cases"]
+__all__ = ["STEPS", "STEPS_AFTER_CLEAR", "LockstepCase", "lockstep_cases",
+           "neuron_option_cases"]
 
 #: Steps of the main run of every case.
 STEPS = 200
@@ -67,6 +68,13 @@ class LockstepCase:
     retune_at : int or None
         Step of the main run before which new parameters (:meth:`retuned_network`) are
         written without a clear, so spikes in flight arrive under new weights and delays.
+    synapse : {"delta", "current"}
+        Hidden synapse model (``docs/model.md`` section 8); ``"current"`` draws ``beta``.
+    adaptation : {"none", "threshold"}
+        Threshold adaptation (section 9); ``"threshold"`` draws ``rho`` and ``coupling``.
+    neuron_extremes : bool
+        Draw ``beta``, ``rho`` and ``coupling`` mostly at the top of their ranges, so that
+        the synaptic current, the adaptation and the raised threshold saturate.
     """
 
     name: str
@@ -87,6 +95,9 @@ class LockstepCase:
     d_max: int | None = None
     negate_rows: float = 0.0
     retune_at: int | None = STEPS * 3 // 5
+    synapse: str = "delta"
+    adaptation: str = "none"
+    neuron_extremes: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -114,7 +125,7 @@ class LockstepCase:
             delay_rec=self.delay_rec if self.recurrent else "none",
             delay_out=self.delay_out, reset=self.reset, saturating=self.saturating, **formats)
         if self.delays == "random" and not self.negate_rows:
-            return net
+            return self._with_neuron_options(net)
         data = net.to_dict()
         d_max, frac = formats["d_max"], formats["delay_frac"]
         for field in ("d_in", "d_rec", "d_out"):
@@ -127,6 +138,45 @@ class LockstepCase:
                 rows = rng.random(weights.shape[0]) < self.negate_rows
                 weights[rows] = ~weights[rows]
                 data[field] = weights.tolist()
+        return self._with_neuron_options(Network.from_dict(data))
+
+    def _with_neuron_options(self, net):
+        """``net`` with the case's synapse and adaptation options and their parameters.
+
+        They are drawn from a stream of their own, so a case without options keeps its
+        network and one with options has the same weights and delays as without.
+        """
+        from golden.network import Network
+
+        if self.synapse == "delta" and self.adaptation == "none":
+            return net
+        rng = np.random.default_rng([self.seed, 3])
+        n, decay_hi = net.n_hidden, (1 << net.decay_bits) - 1
+        v_hi = (1 << (net.v_bits - 1)) - 1
+
+        def decays():
+            if self.neuron_extremes:
+                # Mostly the slowest decay: currents and adaptations pile up and saturate.
+                return np.where(rng.random(n) < 0.7, decay_hi,
+                                rng.integers(0, decay_hi, size=n, endpoint=True))
+            d = rng.integers(0, decay_hi, size=n, endpoint=True)
+            d[rng.random(n) < 0.2] = decay_hi
+            d[rng.random(n) < 0.1] = 0
+            return d
+
+        data = net.to_dict()
+        if self.synapse == "current":
+            data.update(synapse="current", beta=decays().tolist())
+        if self.adaptation == "threshold":
+            theta_top = int(np.max(net.theta))
+            if self.neuron_extremes:
+                coupling = np.where(rng.random(n) < 0.5, v_hi,
+                                    rng.integers(v_hi // 2, v_hi, size=n, endpoint=True))
+            else:
+                coupling = rng.integers(0, min(v_hi, 2 * theta_top), size=n, endpoint=True)
+            coupling[rng.random(n) < 0.1] = 0
+            data.update(adaptation="threshold", rho=decays().tolist(),
+                        coupling=coupling.tolist())
         return Network.from_dict(data)
 
     def retuned_network(self, params):
@@ -174,7 +224,10 @@ class LockstepCase:
         extra = "".join([", saturating" if self.saturating else "",
                          f", delays={self.delays}" if self.delays != "random" else "",
                          f", d_max={self.d_max}" if self.d_max is not None else "",
-                         f", negate_rows={self.negate_rows}" if self.negate_rows else ""])
+                         f", negate_rows={self.negate_rows}" if self.negate_rows else "",
+                         f", synapse={self.synapse}" if self.synapse != "delta" else "",
+                         f", adaptation={self.adaptation}" if self.adaptation != "none" else "",
+                         ", neuron extremes" if self.neuron_extremes else ""])
         return (f"{self.name} seed={self.seed} {self.n_in}/{self.n_hidden}/{self.n_out} "
                 f"in({self.delay_in}) {rec} out({self.delay_out}) {self.reset} reset, "
                 f"density {self.density}{extra}")
@@ -200,7 +253,7 @@ def _case(variant: str, index: int, short: str, seed_offset: int = 0,
     # Seeds are fixed per variant and position, so a case keeps its network when other
     # cases are added or removed. ``seed_offset`` moves a case to another draw, for cases
     # whose first draw happens to be inactive (e.g. a single neuron that never fires).
-    seed = {"A": 1000, "B": 2000}.get(variant, 9000) + index + 100 * seed_offset
+    seed = {"A": 1000, "B": 2000, "N": 3000}.get(variant, 9000) + index + 100 * seed_offset
     return LockstepCase(name=f"{variant}{index:02d}_{short}", seed=seed, **fields)
 
 
@@ -259,6 +312,37 @@ def lockstep_cases(variant_name: str, capacity: tuple[int, int, int]) -> list[Lo
               reset="hard", density=0.25, delays="extremes", d_max=5),
     ]
     return cases
+
+
+def neuron_option_cases(variant_name: str,
+                        capacity: tuple[int, int, int]) -> list[LockstepCase]:
+    """Lockstep cases of the neuron options, for a core built with ``synapse_current`` and
+    ``adaptation`` (capacity ``(max_in, max_hidden, max_out)``).
+
+    Both options together and each alone, feedforward and recurrent, soft and hard reset
+    (adaptation only: current synapses need the soft reset), random and saturating
+    ``beta``, ``rho`` and ``coupling``. The decoy run before each case is a plain network,
+    which the same core must run with the options off.
+    """
+    mi, mh, mo = capacity
+    v = variant_name
+    # Shorter runs than lockstep_cases: these cases add to the default suite.
+    short = dict(steps=120, steps_after_clear=30, retune_at=72)
+    return [dataclasses.replace(case, **short) for case in (
+        _case(v, 0, "rec_cur_adapt_syn_syn_axo", n_in=mi, n_hidden=mh, n_out=mo,
+              recurrent=True, delay_in="synaptic", delay_rec="synaptic", delay_out="axonal",
+              density=0.3, synapse="current", adaptation="threshold"),
+        _case(v, 1, "rec_cur_adapt_saturating", n_in=mi, n_hidden=mh, n_out=mo,
+              recurrent=True, delay_in="axonal", delay_rec="none", delay_out="synaptic",
+              density=0.6, saturating=True, negate_rows=0.3, synapse="current",
+              adaptation="threshold", neuron_extremes=True),
+        _case(v, 2, "ff_adapt_hard_extremes", n_in=mi, n_hidden=mh, n_out=mo,
+              delay_in="synaptic", delay_out="none", reset="hard", density=0.4,
+              adaptation="threshold", neuron_extremes=True),
+        _case(v, 3, "rec_cur_none_axo_syn", n_in=max(1, mi // 2), n_hidden=mh, n_out=mo,
+              recurrent=True, delay_in="none", delay_rec="axonal", delay_out="synaptic",
+              density=0.3, negate_rows=0.4, synapse="current"),
+    )]
 
 
 def cases_to_json(cases: list[LockstepCase]) -> str:

@@ -70,12 +70,17 @@ class StepObservation:
         Hidden spikes, bool ``[n_hidden]`` (from ``out_spikes``).
     y : numpy.ndarray
         Readout values, int64 ``[n_out]`` (read through the bus).
+    c, a : numpy.ndarray or None
+        Synaptic currents and adaptations, int64 ``[n_hidden]`` (read through the bus), on
+        a core built with ``synapse_current`` or ``adaptation``; else None.
     """
 
     step: int
     v: np.ndarray
     z: np.ndarray
     y: np.ndarray
+    c: np.ndarray | None = None
+    a: np.ndarray | None = None
 
     def __iter__(self):
         """Unpacks as ``v, z, y = observation``."""
@@ -175,6 +180,9 @@ class CoreTB:
             self.max_in + self.max_hidden + int(params.max_out)) + 4096
         #: The core has the learning engine (and the ``learn`` input).
         self.learning = bool(getattr(params, "learning", False))
+        #: State of the neuron options observed after every step: (field, NEURON field).
+        self.neuron_state = ([("c", "C")] if getattr(params, "synapse_current", False) else []) \
+            + ([("a", "A")] if getattr(params, "adaptation", False) else [])
         if self.learning:
             # Traces (2W + 2 cycles per source), the learning signal (a division per readout)
             # and two cycles per synapse of the update.
@@ -278,7 +286,8 @@ class CoreTB:
     async def step(self, in_spikes: Sequence[int], step: int = -1,
                    unused_inputs: int = 0, learn: bool = False) -> StepObservation:
         """Run one time step with ``in_spikes`` (length ``n_in``) and observe the result:
-        ``z`` from ``out_spikes``, then ``v`` and ``y`` read through the bus.
+        ``z`` from ``out_spikes``, then ``v``, ``y`` (and ``c``, ``a`` on a core with the
+        neuron options) read through the bus.
 
         ``unused_inputs`` is driven on the ``in_spikes`` bits from ``n_in`` up to ``max_in``,
         which the loaded network does not have and the core must ignore. ``learn`` makes it
@@ -295,7 +304,20 @@ class CoreTB:
         await self._wait_idle()
         v, y = await self.read_state(n_hidden, n_out)
         z = np.array([(out_spikes >> i) & 1 for i in range(n_hidden)], dtype=bool)
-        return StepObservation(step=step, v=v, z=z, y=y)
+        return StepObservation(step=step, v=v, z=z, y=y,
+                               **await self.read_neuron_state(n_hidden))
+
+    async def read_neuron_state(self, n_hidden: int) -> dict[str, np.ndarray]:
+        """``c`` and ``a`` of the first ``n_hidden`` neurons through the bus, for the options
+        the core was built with (an empty dict without them)."""
+        if not self.neuron_state:
+            return {}
+        addresses = [mm.address(mm.REGION_NEURON, mm.neuron_offset(field, i, self.params))
+                     for _, field in self.neuron_state for i in range(n_hidden)]
+        # C reads back sign-extended, A is never negative: both decode as 32-bit signed.
+        words = [mm.decode_signed(w, 32) for w in await self.bus.read_many(addresses)]
+        return {name: np.array(words[n * n_hidden:(n + 1) * n_hidden], dtype=np.int64)
+                for n, (name, _) in enumerate(self.neuron_state)}
 
     async def read_state(self, n_hidden: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
         """Membranes ``v[0:n_hidden]`` and readouts ``y[0:n_out]`` through the bus."""
@@ -333,6 +355,9 @@ class LockstepScoreboard:
     """
 
     FIELDS = ("z", "v", "y")
+    #: Fields in the order a mismatch is reported when the neuron options are observed:
+    #: causes first (``c`` feeds ``v``; ``z`` decides ``a``).
+    OPTION_ORDER = ("c", "z", "v", "a", "y")
 
     def __init__(self, net, label: str):
         from golden.model import GoldenCore
@@ -364,13 +389,22 @@ class LockstepScoreboard:
 
         The message names the first differing field in the order ``z, v, y`` (spikes first:
         a wrong spike explains the membrane after it), its lowest neuron index, both values,
-        and lists the other differing fields of the same step.
+        and lists the other differing fields of the same step. An observation with the
+        state of the neuron options (``c``, ``a``) has it compared with the golden model's
+        too, in the order ``c, z, v, a, y``.
         """
         self.steps_checked += 1
         diffs = []
-        for field in self.FIELDS:
+        options = [f for f in ("c", "a") if getattr(observed, f, None) is not None]
+        fields = [f for f in self.OPTION_ORDER if f in self.FIELDS or f in options] \
+            if options else self.FIELDS
+        for field in fields:
             got = np.asarray(getattr(observed, field)).astype(np.int64)
-            want = np.asarray(getattr(expected, field)).astype(np.int64)
+            if field in options:
+                # The golden model keeps the option state after its last step (batch 0).
+                want = np.asarray(getattr(self.golden, field)[0]).astype(np.int64)
+            else:
+                want = np.asarray(getattr(expected, field)).astype(np.int64)
             for index in np.flatnonzero(got != want):
                 diffs.append((field, int(index), int(got[index]), int(want[index])))
         if not diffs:

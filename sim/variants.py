@@ -66,6 +66,9 @@ class CoreVariant:
 #: delays, so saturation and fraction handling are exercised, and the largest ring (d_max 64).
 #: Variant S: B with its synapse words (18 bits: two blocks side by side) in iCE40 SPRAM,
 #: simulated with the ``SB_SPRAM256KA`` instances of a board build and Yosys' model of them.
+#: Variant N: a small recurrent core with the neuron options (current synapses, adaptive
+#: threshold), narrow membrane and fraction bits so that the current, the adaptation and the
+#: raised threshold saturate; six hidden neurons leave holes in its NEURON region.
 CORE_VARIANTS: dict[str, CoreVariant] = {
     "A": CoreVariant("A", {
         "max_in": 12, "max_hidden": 10, "max_out": 4, "d_max": 32,
@@ -81,6 +84,12 @@ CORE_VARIANTS: dict[str, CoreVariant] = {
         "max_in": 10, "max_hidden": 8, "max_out": 4, "d_max": 64,
         "weight_bits": 10, "weight_frac": 2, "delay_frac": 2, "decay_bits": 12,
         "v_bits": 10, "y_bits": 12, "recurrent": True, "synapse_memory": "spram",
+    }),
+    "N": CoreVariant("N", {
+        "max_in": 8, "max_hidden": 6, "max_out": 3, "d_max": 16,
+        "weight_bits": 8, "weight_frac": 1, "delay_frac": 1, "decay_bits": 10,
+        "v_bits": 10, "y_bits": 12, "recurrent": True,
+        "synapse_current": True, "adaptation": True,
     }),
 }
 

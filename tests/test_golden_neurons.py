@@ -285,6 +285,10 @@ def test_rtl_loader_refuses_options():
                            ({"rec_kernel": 3, "w_rec": np.zeros(3)}, "rec_kernel")):
         with pytest.raises(ValueError, match=f"network {field} = .* is not supported by the RTL"):
             network_writes(plain_network(**changes), params)
+    # A core built with the neuron options runs them (rtl/neuron.py); not the kernel.
+    options = plain_network(synapse="current", beta=np.zeros(5), adaptation="threshold",
+                            rho=np.zeros(5), coupling=np.zeros(5))
+    assert network_writes(options, CoreParams.for_network(options))
 
 
 # -- training options --------------------------------------------------------------------------

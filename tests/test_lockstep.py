@@ -8,6 +8,9 @@ the core and runs 40 more, comparing ``v``, ``z`` and ``y`` with
 ``<simulator>-<variant><n>_<description>``; a failure names the step, neuron and field,
 and the seed to reproduce it.
 
+Variant N (current synapses and adaptive threshold) runs the cases of
+:func:`sim.cases.neuron_option_cases` and also compares ``c`` and ``a`` every step.
+
 Select one simulator with ``-m icarus`` or ``-m verilator``; ``-k A07`` runs one case.
 """
 
@@ -16,10 +19,10 @@ from __future__ import annotations
 import pytest
 
 from sim.build import HDL_CLOCK_IS_FASTER, SIMULATORS, run_cocotb
-from sim.cases import cases_to_json, lockstep_cases
+from sim.cases import cases_to_json, lockstep_cases, neuron_option_cases
 from sim.variants import get_variant
 
-VARIANTS = ("A", "B", "S")
+VARIANTS = ("A", "B", "S", "N")
 #: Variant S differs from B only in its synapse memory: a few cases cover it.
 SUBSETS = {"S": ("S00", "S03", "S08")}
 
@@ -30,7 +33,8 @@ def _params():
             variant = get_variant(name)
             capacity = (variant.params["max_in"], variant.params["max_hidden"],
                         variant.params["max_out"])
-            for case in lockstep_cases(name, capacity):
+            cases = neuron_option_cases if name == "N" else lockstep_cases
+            for case in cases(name, capacity):
                 if name in SUBSETS and not case.name.startswith(SUBSETS[name]):
                     continue
                 yield pytest.param(

@@ -163,7 +163,10 @@ def test_flags_round_trip():
                             delay_rec="synaptic", delay_out="none")
     assert flags == 0b00_01_10_11
     assert mm.decode_flags(flags) == dict(recurrent=True, reset="hard", delay_in="axonal",
-                                          delay_rec="synaptic", delay_out="none")
+                                          delay_rec="synaptic", delay_out="none",
+                                          synapse_current=False)
+    assert mm.encode_flags(**mm.decode_flags(flags | mm.FLAG_SYNAPSE_CURRENT)) \
+        == flags | mm.FLAG_SYNAPSE_CURRENT
 
 
 def test_network_writes_layout():
