@@ -24,8 +24,8 @@ import numpy as np
 
 from .variants import CoreVariant
 
-__all__ = ["LEARNING_VARIANTS", "SPRAM_CASES", "LearningCase", "cases_from_json", "cases_to_json",
-           "learning_cases"]
+__all__ = ["LEARNING_VARIANTS", "NEURON_LEARNING_VARIANT", "SPRAM_CASES", "LearningCase",
+           "cases_from_json", "cases_to_json", "learning_cases", "neuron_learning_cases"]
 
 #: ``LA``: default formats and widths (8-bit weights and traces, 16-bit membrane, readout
 #: and learning signal), recurrent, 12 hidden neurons so axonal sums have 12 terms.
@@ -55,6 +55,18 @@ LEARNING_VARIANTS: dict[str, CoreVariant] = {
         "synapse_memory": "spram", "trace_memory": "spram",
     }),
 }
+
+#: ``LN``: a learning core with current synapses and the adaptive threshold (weights and
+#: delays learn; the neuron parameters are fixed), narrow formats so that the synaptic
+#: current, the adaptation and the raised threshold saturate. Not in :data:`LEARNING_VARIANTS`:
+#: its cases (:func:`neuron_learning_cases`) are opt-in (``-m slow``).
+NEURON_LEARNING_VARIANT = CoreVariant("LN", {
+    "max_in": 6, "max_hidden": 6, "max_out": 3, "d_max": 16,
+    "weight_bits": 10, "weight_frac": 2, "delay_frac": 2, "decay_bits": 10,
+    "v_bits": 10, "y_bits": 12, "recurrent": True, "learning": True,
+    "trace_bits": 6, "u_bits": 6, "l_bits": 10, "kernel_max_half_width": 3,
+    "synapse_current": True, "adaptation": True,
+})
 
 #: Cases of ``LS`` that run (its cases are those of ``LB``, with the same seeds): the SPRAM
 #: path changes no result, so two that write every kind of delay and saturate suffice.
@@ -94,6 +106,9 @@ class LearningCase:
         Start about half of the delays at 0 and at ``d_max - 1``.
     zero_skip : bool
         ``False`` sets ``FLAGS.NO_ZERO_SKIP``: every post neuron is visited.
+    synapse, adaptation : str
+        Neuron options of the network (``docs/model.md`` sections 8 and 9), their
+        parameters drawn as in :class:`sim.cases.LockstepCase`.
     """
 
     name: str
@@ -116,6 +131,8 @@ class LearningCase:
     saturate: bool = False
     extreme_delays: bool = False
     zero_skip: bool = True
+    synapse: str = "delta"
+    adaptation: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -169,7 +186,16 @@ class LearningCase:
             overrides.update({name: int(rng.integers(0, 3)) for name in
                               ("eta_in", "eta_rec", "eta_out", "eta_delay")})
         data["learning"] = dataclasses.replace(rule, **overrides).to_dict()
-        return Network.from_dict(data)
+        net = Network.from_dict(data)
+        if self.synapse == "delta" and self.adaptation == "none":
+            return net
+        from .cases import LockstepCase
+
+        # The options' parameters from their own stream, as the inference cases draw them.
+        options = LockstepCase(name=self.name, seed=self.seed, n_in=self.n_in,
+                               n_hidden=self.n_hidden, n_out=self.n_out,
+                               synapse=self.synapse, adaptation=self.adaptation)
+        return options._with_neuron_options(net)
 
     def inputs(self) -> list[dict[str, np.ndarray]]:
         """Per sample: ``spikes`` ``[T, n_in]``, ``label`` and the learning mask ``learn``."""
@@ -192,7 +218,9 @@ class LearningCase:
             if v is not None)
         flags = "".join([", saturate" if self.saturate else "",
                          ", extreme delays" if self.extreme_delays else "",
-                         ", no zero skip" if not self.zero_skip else ""])
+                         ", no zero skip" if not self.zero_skip else "",
+                         f", synapse={self.synapse}" if self.synapse != "delta" else "",
+                         f", adaptation={self.adaptation}" if self.adaptation != "none" else ""])
         return (f"{self.name} seed={self.seed} {self.n_in}/{self.n_hidden}/{self.n_out} "
                 f"in({self.delay_in}) {rec} out({self.delay_out}) error={self.error} "
                 f"{forced}{flags}, samples {list(self.samples)}")
@@ -239,6 +267,24 @@ def learning_cases(variant_name: str, capacity: tuple[int, int, int]) -> list[Le
         case(7, "small_mixed", n_in=2, n_hidden=3, n_out=2, delay_in="synaptic",
              delay_rec="axonal", delay_out="none", error="any", rounding="stochastic",
              samples=(50, 50, 50, 50, 50)),
+    ]
+
+
+def neuron_learning_cases(capacity: tuple[int, int, int]) -> list[LearningCase]:
+    """Learning cases of :data:`NEURON_LEARNING_VARIANT` (capacity ``(max_in, max_hidden,
+    max_out)``): weights and delays learn in networks with current synapses, the adaptive
+    threshold (whose surrogate is centred on the raised threshold) or both."""
+    mi, mh, mo = capacity
+    return [
+        LearningCase(name="LN00_cur_adapt_syn_stochastic", seed=5000, n_in=mi, n_hidden=mh,
+                     n_out=mo, rounding="stochastic", synapse="current",
+                     adaptation="threshold", density=0.4),
+        LearningCase(name="LN01_adapt_axo_softmax", seed=5001, n_in=mi, n_hidden=mh,
+                     n_out=mo, delay_in="axonal", delay_rec="axonal", error="softmax",
+                     rounding="truncate", adaptation="threshold", density=0.5),
+        LearningCase(name="LN02_cur_saturate", seed=5002, n_in=mi, n_hidden=mh, n_out=mo,
+                     delay_rec="axonal", saturate=True, extreme_delays=True,
+                     rounding="truncate", synapse="current", density=0.5),
     ]
 
 

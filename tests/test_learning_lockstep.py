@@ -18,6 +18,9 @@ The cases must change weights and delays, reach the weight limits and clamp dela
 ``d_max - 1`` (checked from the reports). The tests of the two variants
 alternate, so that parallel workers build both variants at the same time.
 
+The variant ``LN`` (current synapses and the adaptive threshold, whose state is compared
+too) runs :func:`~sim.learning_cases.neuron_learning_cases`, opt-in with ``-m slow``.
+
 Select one simulator with ``-m icarus`` or ``-m verilator``; ``-k LA02`` runs one case.
 """
 
@@ -28,7 +31,14 @@ import itertools
 import pytest
 
 from sim.build import HDL_CLOCK_IS_FASTER, SIMULATORS, run_cocotb
-from sim.learning_cases import LEARNING_VARIANTS, SPRAM_CASES, cases_to_json, learning_cases
+from sim.learning_cases import (
+    LEARNING_VARIANTS,
+    NEURON_LEARNING_VARIANT,
+    SPRAM_CASES,
+    cases_to_json,
+    learning_cases,
+    neuron_learning_cases,
+)
 
 #: Cases run on Icarus (all cases of LA and LB run on Verilator).
 ICARUS_CASES = ("LB03", "LB07", "LS03")
@@ -61,7 +71,31 @@ def _params():
 @pytest.mark.parametrize("simulator, variant_name, case", list(_params()))
 def test_learning_lockstep(simulator, variant_name, case, require_simulator):
     require_simulator(simulator)
-    variant = LEARNING_VARIANTS[variant_name]
+    _run_case(simulator, LEARNING_VARIANTS[variant_name], case)
+
+
+def _neuron_params():
+    variant = NEURON_LEARNING_VARIANT.params
+    for case in neuron_learning_cases((variant["max_in"], variant["max_hidden"],
+                                       variant["max_out"])):
+        for simulator in SIMULATORS:
+            if simulator == "icarus" and not case.name.startswith("LN00"):
+                continue
+            yield pytest.param(simulator, case, id=f"{simulator}-{case.name}",
+                               marks=[getattr(pytest.mark, simulator)])
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+@pytest.mark.lockstep
+@pytest.mark.parametrize("simulator, case", list(_neuron_params()))
+def test_learning_lockstep_neuron_options(simulator, case, require_simulator):
+    """Weights and delays learn with current synapses and the adaptive threshold."""
+    require_simulator(simulator)
+    _run_case(simulator, NEURON_LEARNING_VARIANT, case)
+
+
+def _run_case(simulator, variant, case):
     report = run_cocotb(simulator, variant, "sim.test_learning",
                         extra_env={"DELAYCORE_LEARNING_CASES": cases_to_json([case])},
                         run_name=f"learning-{case.name}",
