@@ -162,13 +162,15 @@ class _RingPort:
         self.addr, self.data, self.en = addr, data, en
 
 
-def _trace_ring(m, name, shape, depth, memory):
+def _trace_ring(m, name, shape, depth, memory, write_at_read=False):
     """A trace ring of ``depth`` words of ``shape``: ``(read_port, write_port)``.
 
     ``memory = "bram"``: a simple dual-port block RAM. ``"spram"``: one ``SB_SPRAM256KA``
     block (:class:`~rtl.spram.SPRAM256KA`), whose single port writes when the write port is
     enabled and reads otherwise; the :class:`TraceUnit` never needs the read in a write
     cycle. Either way the read port returns the word of the previous cycle's address.
+    ``write_at_read``: the caller only writes where it reads in that cycle, so the block
+    takes the read address alone (no address multiplexer).
     """
     if memory == "bram":
         m.submodules[name] = ring = Memory(shape=shape, depth=depth, init=[])
@@ -183,7 +185,7 @@ def _trace_ring(m, name, shape, depth, memory):
     write = _RingPort(Signal(range(depth), name=f"{name}_w_addr"),
                       Signal(shape, name=f"{name}_w_data"), Signal(name=f"{name}_w_en"))
     m.d.comb += [
-        block.addr.eq(Mux(write.en, write.addr, read.addr)),
+        block.addr.eq(read.addr if write_at_read else Mux(write.en, write.addr, read.addr)),
         block.w_data.eq(write.data.as_unsigned()),
         block.w_mask.eq(0b1111),
         block.w_en.eq(write.en),
@@ -290,7 +292,11 @@ class TraceUnit(wiring.Component):
         depth = p.n_sources * p.trace_ring
         slot_bits = p.trace_ring_bits
 
-        x_rd, x_wr = _trace_ring(m, "x_ring", unsigned(p.trace_bits), depth, p.trace_memory)
+        # x[t] is written in a source's cycle 0, whose read address is that same slot (the
+        # read is not used); without delay learning on block RAM cycle 0 reads the next
+        # source instead, but block RAM has a write address of its own.
+        x_rd, x_wr = _trace_ring(m, "x_ring", unsigned(p.trace_bits), depth, p.trace_memory,
+                                 write_at_read=p.trace_memory == "spram")
         m.d.comb += self.x_data.eq(x_rd.data)
         if p.delay_learning:
             u_rd, u_wr = _trace_ring(m, "u_ring", signed(p.u_bits), depth, p.trace_memory)
@@ -1341,7 +1347,9 @@ class LearningEngine(wiring.Component):
         trace_decay = Signal(p.decay_bits)
         trace_shift = Signal(4)
         psi_shift = Signal(5)
-        softmax_shift = Signal(5)
+        # Without the softmax nothing uses its shift: SOFTMAX_SHIFT reads 0, like MODE bits
+        # of parts the core lacks.
+        softmax_shift = Signal(5 if p.softmax else 0)
         l_shift = Signal(5)
         target_amp = Signal(p.y_bits - 1)
         eta_in, eta_rec, eta_out, eta_delay = (Signal(5, name=f"eta_{n}")
