@@ -23,7 +23,10 @@ steps run and the wall time.
 
 Modes: ``inference`` (the default) and ``learning`` (random learning rules on the learning
 variants LA and LB, every step compared and, after each learning step, every synapse word,
-axonal delay and ``LEARN_COUNT``: ``--modes learning`` or ``--modes inference,learning``).
+axonal delay and ``LEARN_COUNT``: ``--modes learning`` or ``--modes inference,learning``), and
+``neurons`` (inference configurations with current synapses and the adaptive threshold,
+random or saturating ``beta``, ``rho`` and ``coupling``, on the lockstep variant N:
+``--modes neurons``).
 Adding a mode: write a draw function ``(rng, variant, steps, name) -> case`` and add it to
 :data:`MODES` with the variants it runs on, and teach :func:`bench.regress_tb.run_item` how
 to run its cases.
@@ -58,7 +61,7 @@ from sim.cases import LockstepCase
 from sim.variants import CORE_VARIANTS, CoreVariant
 
 __all__ = ["MODES", "REGRESS_VARIANTS", "Mode", "draw_config", "draw_inference",
-           "draw_learning", "get_variant", "main", "run_regression"]
+           "draw_learning", "draw_neurons", "get_variant", "main", "run_regression"]
 
 #: Core variants of the regression: the lockstep variants A and B (their builds are shared
 #: with the lockstep tests) and four more with the extremes of the number formats.
@@ -188,6 +191,24 @@ def draw_learning(rng: np.random.Generator, variant: CoreVariant, steps: int, na
     )
 
 
+def draw_neurons(rng: np.random.Generator, variant: CoreVariant, steps: int,
+                 name: str) -> LockstepCase:
+    """A random inference configuration (:func:`draw_inference`) with the neuron options.
+
+    Current synapses, the adaptive threshold or both (each on in two draws of three, so
+    that the plain network, which the same core must run with the options off, appears
+    too), and in three draws of ten ``beta``, ``rho`` and ``coupling`` at the top of their
+    ranges. Current synapses need the soft reset.
+    """
+    case = draw_inference(rng, variant, steps, name)
+    synapse = "current" if rng.random() < 2 / 3 else "delta"
+    adaptation = "threshold" if rng.random() < 2 / 3 else "none"
+    return dataclasses.replace(
+        case, synapse=synapse, adaptation=adaptation,
+        reset="soft" if synapse == "current" else case.reset,
+        neuron_extremes=bool(rng.random() < 0.3))
+
+
 @dataclasses.dataclass(frozen=True)
 class Mode:
     """A kind of configuration: how to draw one, and the variants it runs on.
@@ -202,17 +223,22 @@ class Mode:
 
 #: Configuration modes. ``learning`` runs on the learning variants of
 #: :data:`sim.learning_cases.LEARNING_VARIANTS` (their builds are shared with
-#: ``tests/test_learning_lockstep.py``) and is off unless ``--modes`` names it.
+#: ``tests/test_learning_lockstep.py``), ``neurons`` on the lockstep variant N (shared with
+#: ``tests/test_lockstep.py``); both are off unless ``--modes`` names them.
 MODES: dict[str, Mode] = {
     "inference": Mode(draw_inference, tuple(REGRESS_VARIANTS)),
     "learning": Mode(draw_learning, ("LA", "LB")),
+    "neurons": Mode(draw_neurons, ("N",)),
 }
 
 
 def get_variant(name: str) -> CoreVariant:
-    """A regression variant, or a learning variant of :mod:`sim.learning_cases`."""
+    """A regression variant, a lockstep variant of :mod:`sim.variants`, or a learning
+    variant of :mod:`sim.learning_cases`."""
     if name in REGRESS_VARIANTS:
         return REGRESS_VARIANTS[name]
+    if name in CORE_VARIANTS:
+        return CORE_VARIANTS[name]
     from sim.learning_cases import LEARNING_VARIANTS
 
     return LEARNING_VARIANTS[name]
@@ -416,8 +442,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{'variant':8} {'configs':>8} {'steps':>10} {'mismatches':>10} {'sim s':>8} "
           f"{'build s':>8}")
-    for name in sorted({e["variant"] for e in results}, key=list(REGRESS_VARIANTS).__add__(
-            ["LA", "LB"]).index):
+    order = list(dict.fromkeys([*REGRESS_VARIANTS, *(v for m in MODES.values()
+                                                      for v in m.variants)]))
+    for name in sorted({e["variant"] for e in results}, key=order.index):
         rows = [e for e in results if e["variant"] == name]
         if not rows:
             continue

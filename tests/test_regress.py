@@ -30,6 +30,23 @@ def test_draw_is_reproducible_and_fits():
     assert len({c.variant for c in first}) > 3
 
 
+def test_neurons_mode_draws_options():
+    """The neurons mode draws networks with and without the options, all fitting variant N."""
+    from bench.regress import get_variant
+
+    configs = [draw_config(7, i, 60, ("neurons",)) for i in range(30)]
+    params = get_variant("N").core_params()
+    seen = set()
+    for config in configs:
+        assert config.variant == "N"
+        net = config.case.network(params)
+        params.check_network(net)
+        seen.add((net.synapse, net.adaptation))
+        assert net.synapse == "delta" or net.reset == "soft"
+    assert len(seen) == 4
+    assert any(c.case.neuron_extremes for c in configs)
+
+
 @pytest.mark.sim
 @pytest.mark.icarus
 @pytest.mark.lockstep
