@@ -473,12 +473,15 @@ def step_payload(spikes: Sequence[int], max_in: int, flags: int = 0) -> bytes:
 _PING_WORDS_V1 = 10
 _PING_WORDS = 12
 
-# Bits of PING word 10 (the learning engine's build options).
+# Bits of PING word 10 (build options). Devices older than the neuron options send bits 5
+# and 6 as 0, which decodes as a core without them, as those devices were.
 _PING_LEARNING = 1 << 0
 _PING_DELAY_LEARNING = 1 << 1
 _PING_SOFTMAX = 1 << 2
 _PING_RANDOM_FEEDBACK = 1 << 3
 _PING_SPRAM = 1 << 4
+_PING_SYNAPSE_CURRENT = 1 << 5
+_PING_ADAPTATION = 1 << 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -502,12 +505,14 @@ class PingInfo:
     8     ``v_bits | y_bits << 8 | recurrent << 16``
     9     ``max_write_words``: most words one ``WRITE`` frame may carry
     10    ``learning | delay_learning << 1 | softmax << 2 | random_feedback << 3 |
-          spram << 4`` (``spram``: ``synapse_memory == "spram"``)
+          spram << 4 | synapse_current << 5 | adaptation << 6`` (``spram``:
+          ``synapse_memory == "spram"``)
     11    ``trace_bits | u_bits << 8 | l_bits << 16 | kernel_max_half_width << 24``
     ====  ==========================================================================
 
-    A version 1 reply has no words 10 and 11: a core without learning, synapses in block
-    RAM, and the default values of the other learning fields.
+    A version 1 reply has no words 10 and 11: a core without learning or neuron options,
+    synapses in block RAM, and the default values of the other learning fields. Word 10 bits
+    5 and 6 are 0 in the replies of devices built before the neuron options, which had none.
     """
 
     version: int
@@ -533,6 +538,8 @@ class PingInfo:
     u_bits: int = 8
     l_bits: int = 16
     kernel_max_half_width: int = 0
+    synapse_current: bool = False
+    adaptation: bool = False
 
     def to_words(self) -> list[int]:
         words = [
@@ -549,7 +556,9 @@ class PingInfo:
                 | (_PING_DELAY_LEARNING if self.delay_learning else 0)
                 | (_PING_SOFTMAX if self.softmax else 0)
                 | (_PING_RANDOM_FEEDBACK if self.random_feedback else 0)
-                | (_PING_SPRAM if self.synapse_memory == "spram" else 0),
+                | (_PING_SPRAM if self.synapse_memory == "spram" else 0)
+                | (_PING_SYNAPSE_CURRENT if self.synapse_current else 0)
+                | (_PING_ADAPTATION if self.adaptation else 0),
                 self.trace_bits | self.u_bits << 8 | self.l_bits << 16
                 | self.kernel_max_half_width << 24,
             ]
@@ -594,6 +603,8 @@ class PingInfo:
                 softmax=bool(flags & _PING_SOFTMAX),
                 random_feedback=bool(flags & _PING_RANDOM_FEEDBACK),
                 synapse_memory="spram" if flags & _PING_SPRAM else "bram",
+                synapse_current=bool(flags & _PING_SYNAPSE_CURRENT),
+                adaptation=bool(flags & _PING_ADAPTATION),
                 trace_bits=learn_widths & 0xFF, u_bits=learn_widths >> 8 & 0xFF,
                 l_bits=learn_widths >> 16 & 0xFF,
                 kernel_max_half_width=learn_widths >> 24 & 0xFF)
@@ -622,6 +633,7 @@ class PingInfo:
             random_feedback=params.random_feedback, synapse_memory=params.synapse_memory,
             trace_bits=params.trace_bits, u_bits=params.u_bits, l_bits=params.l_bits,
             kernel_max_half_width=params.kernel_max_half_width,
+            synapse_current=params.synapse_current, adaptation=params.adaptation,
         )
 
     def core_params_kwargs(self) -> dict:
@@ -635,7 +647,8 @@ class PingInfo:
             learning=self.learning, trace_bits=self.trace_bits, u_bits=self.u_bits,
             l_bits=self.l_bits, kernel_max_half_width=self.kernel_max_half_width,
             delay_learning=self.delay_learning, softmax=self.softmax,
-            random_feedback=self.random_feedback,
+            random_feedback=self.random_feedback, synapse_current=self.synapse_current,
+            adaptation=self.adaptation,
         )
 
 

@@ -75,8 +75,10 @@ EXIT_MISMATCH = 1
 CHECKS = ("end", "lockstep", "none")
 #: Prefix of the variant names (and so of the build directories) of this trainer.
 VARIANT_PREFIX = "train"
-#: Network fields the core does not implement: field -> the one value it supports.
-UNSUPPORTED_FIELDS = {"synapse": "delta", "adaptation": "none", "rec_kernel": 0}
+#: Network fields the learning core does not implement: field -> the one value it supports.
+#: (Current synapses and the adaptive threshold are built into the core when the network has
+#: them, :meth:`rtl.params.CoreParams.for_network`.)
+UNSUPPORTED_FIELDS = {"rec_kernel": 0}
 
 
 class RTLTrainError(RuntimeError):
@@ -87,7 +89,8 @@ class RTLTrainError(RuntimeError):
 
 
 def core_params(net: Network):
-    """The learning core for ``net``: its sizes, formats and the learning parts its rule uses.
+    """The learning core for ``net``: its sizes, formats, neuron options and the learning
+    parts its rule uses.
 
     The delay-learning hardware is built whenever the network has delays, whatever the
     rule's ``learn_delays``, so that ``--learn weights`` and ``--learn weights,delays`` on

@@ -7,9 +7,12 @@ sizes), so these tests need no HDL tools.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from golden.network import Network
 from golden.random import random_network
 from host import protocol as proto
 from host.device import Device, LearningUnsupportedError
@@ -226,6 +229,31 @@ def test_ping_info_rebuilds_a_learning_core_exactly():
     words = proto.unpack_words(info.to_payload())
     assert words[10] == 0b11011  # learning, delay_learning, random_feedback, spram
     assert words[11] == 6 | 7 << 8 | 12 << 16 | 2 << 24
+
+
+NEURON_PARAMS = CoreParams(max_in=6, max_hidden=5, max_out=3, d_max=8, recurrent=True,
+                           synapse_current=True, adaptation=True)
+
+
+def test_ping_info_rebuilds_the_neuron_options_exactly():
+    for synapse_current, adaptation, bits in ((True, False, 1 << 5), (False, True, 1 << 6),
+                                              (True, True, 3 << 5)):
+        params = dataclasses.replace(NEURON_PARAMS, synapse_current=synapse_current,
+                                     adaptation=adaptation)
+        info = PingInfo.from_params(params, 16)
+        assert proto.unpack_words(info.to_payload())[10] & (3 << 5) == bits
+        assert PingInfo.from_payload(info.to_payload()).core_params() == params
+        assert mm.REGION_NEURON in proto.region_sizes(info.core_params())
+
+
+def test_ping_info_of_a_device_before_the_neuron_options():
+    # Such a device sent word 10 bits 5 and 6 as 0: a core without the options.
+    words = PingInfo.from_params(NEURON_PARAMS, 16).to_words()
+    words[10] &= ~(3 << 5)
+    info = PingInfo.from_payload(proto.pack_words(words))
+    assert not info.synapse_current and not info.adaptation
+    assert info.core_params() == dataclasses.replace(NEURON_PARAMS, synapse_current=False,
+                                                     adaptation=False)
 
 
 def test_ping_info_of_protocol_version_1():
@@ -496,6 +524,30 @@ def test_device_load_network_checks_the_fit():
     net = random_network(np.random.default_rng(5), n_in=13, n_hidden=4, n_out=2, d_max=16)
     with pytest.raises(ValueError, match="n_in = 13 exceeds the core capacity max_in = 12"):
         device.load_network(net)
+
+
+def test_device_loads_a_network_with_the_neuron_options():
+    rng = np.random.default_rng(8)
+    data = random_network(rng, n_in=5, n_hidden=4, n_out=3, recurrent=True,
+                          delay_in="synaptic", delay_rec="axonal", d_max=8).to_dict()
+    data.update(synapse="current", beta=rng.integers(0, 256, 4),
+                adaptation="threshold", rho=rng.integers(0, 256, 4),
+                coupling=rng.integers(0, 1000, 4))
+    net = Network.from_dict(data)
+    link = FakeLink(NEURON_PARAMS, max_write_words=8)
+    device = Device(link)
+    expected = mm.network_writes(net, NEURON_PARAMS)
+    assert any(addr >> 16 == mm.REGION_NEURON for addr, _ in expected)
+    assert device.load_network(net) == len(expected)
+    for addr, data in expected:
+        assert link.memory[addr] == data, f"word at 0x{addr:05X}"
+    # A core without the options refuses the network before anything is sent.
+    bare = FakeLink(dataclasses.replace(NEURON_PARAMS, synapse_current=False))
+    device = Device(bare)
+    device.ping()
+    with pytest.raises(ValueError, match="synapse_current"):
+        device.load_network(net)
+    assert [r.command for r in bare.requests] == [Command.PING]
 
 
 def test_device_read_state_decodes_signed_state():

@@ -16,7 +16,7 @@ import pytest
 
 from golden import train as golden_train
 from golden.data import save_samples
-from golden.network import load_network, save_network
+from golden.network import Network, load_network, save_network
 from golden.tasks import make_task
 from golden.train import init_network
 from sim import train as sim_train
@@ -70,6 +70,39 @@ def test_rtl_training_equals_golden(tiny_files, tmp_path, learn, check, require_
     initial, trained = load_network(tiny_files / "net.json"), load_network(rtl_dir / "trained.json")
     assert not np.array_equal(initial.w_in, trained.w_in)
     assert np.array_equal(initial.d_in, trained.d_in) == (learn == "weights")
+
+
+@pytest.mark.sim
+@pytest.mark.verilator
+def test_rtl_training_with_current_synapses_equals_golden(tiny_files, tmp_path,
+                                                          require_simulator):
+    # The same tiny network with current synapses: sim.train builds the core with
+    # synapse_current and learns exactly what golden.train learns.
+    require_simulator("verilator")
+    data = load_network(tiny_files / "net.json").to_dict()
+    data.update(synapse="current", beta=[150, 200, 230])
+    save_network(Network.from_dict(data), tmp_path / "net.json")
+    for name in ("train.npz", "test.npz"):
+        (tmp_path / name).write_bytes((tiny_files / name).read_bytes())
+    rtl_dir, golden_dir = tmp_path / "rtl", tmp_path / "golden"
+    assert sim_train.main(_argv(tmp_path, rtl_dir, "weights,delays")) == 0
+    assert golden_train.main(_argv(tmp_path, golden_dir, "weights,delays")) == 0
+    rtl = json.loads((rtl_dir / "out.json").read_text())
+    assert rtl["rtl"]["core_params"]["synapse_current"] is True
+    assert rtl["check"]["parameters_identical"] is True
+    assert rtl["check"]["accuracies_identical"] is True
+    assert (rtl_dir / "trained.json").read_bytes() == (golden_dir / "trained.json").read_bytes()
+    assert load_network(rtl_dir / "trained.json").synapse == "current"
+
+
+def test_rec_kernel_network_is_refused(capsys, tiny_files, tmp_path):
+    data = load_network(tiny_files / "net.json").to_dict()
+    data.update(recurrent=True, delay_rec="axonal", rec_kernel=3, w_rec=[1, 2, 1],
+                d_rec=[0, 1, 2])
+    save_network(Network.from_dict(data), tmp_path / "net.json")
+    for name in ("train.npz", "test.npz"):
+        (tmp_path / name).write_bytes((tiny_files / name).read_bytes())
+    _one_line_error(capsys, _argv(tmp_path, tmp_path, "weights"), 2, "rec_kernel")
 
 
 def _one_line_error(capsys, argv, status, *fragments):
