@@ -477,6 +477,15 @@ class Device:
         for proj in net.projections():
             post_count, pre_count = net.projection_shape(proj)
             kind = net.delay_kind(proj)
+            if proj == "rec" and getattr(net, "rec_kernel", 0):
+                # A recurrent kernel: its taps at the top of SYN, its delays axonal or none.
+                first = mm.kernel_offset(net, 0, params)
+                taps = self.read(mm.address(mm.REGION_SYN, first), net.rec_kernel)
+                data["w_rec"] = [mm.unpack_synapse(word, params)[0] for word in taps]
+                if kind == "axonal":
+                    data["d_rec"] = self.read(
+                        mm.address(mm.REGION_AXON, mm.axon_offset("rec", 0, params)), pre_count)
+                continue
             w = np.zeros((post_count, pre_count), dtype=np.int64)
             d = np.zeros((post_count, pre_count), dtype=np.int64)
             for post in range(post_count):

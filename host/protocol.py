@@ -482,6 +482,8 @@ _PING_RANDOM_FEEDBACK = 1 << 3
 _PING_SPRAM = 1 << 4
 _PING_SYNAPSE_CURRENT = 1 << 5
 _PING_ADAPTATION = 1 << 6
+# Word 10 bits 16 to 30: rec_kernel_taps (at most 2 * 16384 - 1), 0 on older devices.
+_PING_KERNEL_SHIFT = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -505,14 +507,15 @@ class PingInfo:
     8     ``v_bits | y_bits << 8 | recurrent << 16``
     9     ``max_write_words``: most words one ``WRITE`` frame may carry
     10    ``learning | delay_learning << 1 | softmax << 2 | random_feedback << 3 |
-          spram << 4 | synapse_current << 5 | adaptation << 6`` (``spram``:
-          ``synapse_memory == "spram"``)
+          spram << 4 | synapse_current << 5 | adaptation << 6 | rec_kernel_taps << 16``
+          (``spram``: ``synapse_memory == "spram"``)
     11    ``trace_bits | u_bits << 8 | l_bits << 16 | kernel_max_half_width << 24``
     ====  ==========================================================================
 
     A version 1 reply has no words 10 and 11: a core without learning or neuron options,
     synapses in block RAM, and the default values of the other learning fields. Word 10 bits
-    5 and 6 are 0 in the replies of devices built before the neuron options, which had none.
+    5 and 6 and bits 16 and up are 0 in the replies of devices built before the neuron options
+    and the recurrent kernel, which had none.
     """
 
     version: int
@@ -540,6 +543,7 @@ class PingInfo:
     kernel_max_half_width: int = 0
     synapse_current: bool = False
     adaptation: bool = False
+    rec_kernel_taps: int = 0
 
     def to_words(self) -> list[int]:
         words = [
@@ -558,7 +562,8 @@ class PingInfo:
                 | (_PING_RANDOM_FEEDBACK if self.random_feedback else 0)
                 | (_PING_SPRAM if self.synapse_memory == "spram" else 0)
                 | (_PING_SYNAPSE_CURRENT if self.synapse_current else 0)
-                | (_PING_ADAPTATION if self.adaptation else 0),
+                | (_PING_ADAPTATION if self.adaptation else 0)
+                | self.rec_kernel_taps << _PING_KERNEL_SHIFT,
                 self.trace_bits | self.u_bits << 8 | self.l_bits << 16
                 | self.kernel_max_half_width << 24,
             ]
@@ -605,6 +610,7 @@ class PingInfo:
                 synapse_memory="spram" if flags & _PING_SPRAM else "bram",
                 synapse_current=bool(flags & _PING_SYNAPSE_CURRENT),
                 adaptation=bool(flags & _PING_ADAPTATION),
+                rec_kernel_taps=flags >> _PING_KERNEL_SHIFT & 0x7FFF,
                 trace_bits=learn_widths & 0xFF, u_bits=learn_widths >> 8 & 0xFF,
                 l_bits=learn_widths >> 16 & 0xFF,
                 kernel_max_half_width=learn_widths >> 24 & 0xFF)
@@ -634,6 +640,7 @@ class PingInfo:
             trace_bits=params.trace_bits, u_bits=params.u_bits, l_bits=params.l_bits,
             kernel_max_half_width=params.kernel_max_half_width,
             synapse_current=params.synapse_current, adaptation=params.adaptation,
+            rec_kernel_taps=params.rec_kernel_taps,
         )
 
     def core_params_kwargs(self) -> dict:
@@ -648,7 +655,7 @@ class PingInfo:
             l_bits=self.l_bits, kernel_max_half_width=self.kernel_max_half_width,
             delay_learning=self.delay_learning, softmax=self.softmax,
             random_feedback=self.random_feedback, synapse_current=self.synapse_current,
-            adaptation=self.adaptation,
+            adaptation=self.adaptation, rec_kernel_taps=self.rec_kernel_taps,
         )
 
 

@@ -18,6 +18,12 @@ On a core built with ``synapse_current`` or ``adaptation`` the neuron update als
 writes the synaptic current ``c`` and the adaptation ``a`` of a hidden neuron, beside ``v``,
 with their parameters in the ``NEURON`` region (``docs/architecture.md``, neuron options).
 
+On a core built with ``rec_kernel_taps = K`` the recurrent projection is one kernel of ``K``
+shared tap weights in the top words of the synapse memory (``docs/model.md`` section 10):
+in ``HIDDEN`` neuron ``i`` streams only the sources ``i'`` of its band, ``|i' - i| <= K // 2``
+clipped to ``[0, n_hidden)``, reading tap ``i' - i + K // 2``; the synapse address counter
+holds still meanwhile, so the input and readout synapses keep their dense layout.
+
 On a core built with ``learning`` the :class:`~rtl.learning.LearningEngine` runs beside this
 sequence: the input traces are updated while the hidden layer streams (started with the step),
 the hidden traces while the readouts stream (started after ``HIDDEN_WRITE``, once the input
@@ -344,8 +350,13 @@ class Core(wiring.Component):
             for port, _ in neuron_mems.values():
                 m.d.comb += port.addr.eq(neuron_index)
         with m.Else():
+            if p.rec_kernel_taps:
+                # Tap pre - post + K // 2 of the kernel; |pre - post| <= K // 2 in the band.
+                kernel_addr = p.kernel_base + p.rec_kernel_taps // 2 + pre - post
+                m.d.comb += syn.addr.eq(Mux(proj == Projection.REC, kernel_addr, syn_addr))
+            else:
+                m.d.comb += syn.addr.eq(syn_addr)
             m.d.comb += [
-                syn.addr.eq(syn_addr),
                 axon_rd.addr.eq(axon_base + pre),
                 rings.r_addr.eq(ring_base + pre),
             ]
@@ -527,8 +538,12 @@ class Core(wiring.Component):
                 s1_last.eq(last),
                 s1_proj.eq(proj),
                 s1_post.eq(post),
-                syn_addr.eq(syn_addr + 1),
             ]
+            if p.rec_kernel_taps:
+                # The kernel taps are not in the run-time layout the counter walks.
+                m.d.sync += syn_addr.eq(syn_addr + (proj != Projection.REC))
+            else:
+                m.d.sync += syn_addr.eq(syn_addr + 1)
 
         def write_slot(source, bit):
             """Set slot ``ptr`` of the ring of ``source`` to ``bit``."""
@@ -608,8 +623,15 @@ class Core(wiring.Component):
             with m.State("HIDDEN"):
                 first = (pre == 0) & (proj == Projection.IN)
                 end_of_inputs = (proj == Projection.IN) & (pre_next == n_in)
+                end_of_sources = pre_next == n_hidden
+                rec_first = 0
+                if p.rec_kernel_taps:
+                    # The band of neuron ``post``: sources post - K // 2 .. post + K // 2.
+                    half = p.rec_kernel_taps // 2
+                    end_of_sources |= pre == post + half
+                    rec_first = Mux(post > half, post - half, 0)
                 end_of_neuron = Mux(proj == Projection.IN,
-                                    end_of_inputs & ~rec_on, pre_next == n_hidden)
+                                    end_of_inputs & ~rec_on, end_of_sources)
                 fetch(first, end_of_neuron)
                 with m.If(end_of_neuron):
                     m.d.sync += [
@@ -621,7 +643,7 @@ class Core(wiring.Component):
                         m.next = "HIDDEN_FLUSH"
                 with m.Elif(end_of_inputs):
                     m.d.sync += [
-                        pre.eq(0),
+                        pre.eq(rec_first),
                         proj.eq(Projection.REC),
                     ]
                 with m.Else():

@@ -75,6 +75,7 @@ __all__ = [
     "encode_signed",
     "feedback_offset",
     "hist_offset",
+    "kernel_offset",
     "learning_writes",
     "network_writes",
     "neuron_offset",
@@ -327,19 +328,41 @@ def synapse_offset(net, proj: str, post: int, pre: int) -> int:
     The layout is dense in the run-time sizes: hidden neuron ``i`` owns
     ``i * (n_in + n_rec) ...`` (its ``n_in`` input synapses, then its ``n_rec`` recurrent
     ones, ``n_rec = n_hidden`` if recurrent else 0); readout ``k`` owns
-    ``n_hidden * (n_in + n_rec) + k * n_hidden ...``.
+    ``n_hidden * (n_in + n_rec) + k * n_hidden ...``. A network with a recurrent kernel
+    (``rec_kernel > 0``) has ``n_rec = 0`` here: its taps are at :func:`kernel_offset`.
     """
     n_in, n_hidden = int(net.n_in), int(net.n_hidden)
-    n_rec = n_hidden if net.recurrent else 0
+    kernel = int(getattr(net, "rec_kernel", 0))
+    n_rec = n_hidden if net.recurrent and not kernel else 0
     if proj == "in":
         return post * (n_in + n_rec) + pre
     if proj == "rec":
         if not net.recurrent:
             raise ValueError("network has no recurrent projection")
+        if kernel:
+            raise ValueError("network has a recurrent kernel: its taps are at kernel_offset()")
         return post * (n_in + n_rec) + n_in + pre
     if proj == "out":
         return n_hidden * (n_in + n_rec) + post * n_hidden + pre
     raise ValueError(f"proj must be 'in', 'rec' or 'out', got {proj!r}")
+
+
+def kernel_offset(net, tap: int, params) -> int:
+    """Offset in ``SYN`` of tap ``tap`` of the recurrent kernel of ``net`` on a core built
+    with ``rec_kernel_taps``.
+
+    The core's ``rec_kernel_taps`` words sit at the top of the synapse memory
+    (:attr:`~rtl.params.CoreParams.kernel_base`); a network kernel of ``K`` taps is centred
+    in them, so its tap ``k`` is core tap ``k + (rec_kernel_taps - K) // 2``.
+    """
+    kernel = int(getattr(net, "rec_kernel", 0))
+    taps = int(getattr(params, "rec_kernel_taps", 0))
+    if not 1 <= kernel <= taps:
+        raise ValueError(f"network rec_kernel = {kernel} must be in [1, {taps}] (the core's "
+                         f"rec_kernel_taps)")
+    if not 0 <= tap < kernel:
+        raise ValueError(f"tap must be in [0, {kernel - 1}], got {tap}")
+    return params.kernel_base + (taps - kernel) // 2 + tap
 
 
 def axon_offset(proj: str, pre: int, params) -> int:
@@ -484,7 +507,9 @@ def network_writes(net, params) -> list[tuple[int, int]]:
 
     The writes are, in order: ``N_IN``, ``N_HIDDEN``, ``N_OUT``, ``FLAGS``; all synapse
     words in ``SYN`` order (the delay field holds the synaptic delay, or 0 for the other
-    kinds); the axonal delays of every projection with ``"axonal"`` delays; ``ALPHA``,
+    kinds), and on a core built with ``rec_kernel_taps`` all its kernel taps at the top of
+    ``SYN`` (:func:`kernel_offset`; zero outside the network's kernel); the axonal delays
+    of every projection with ``"axonal"`` delays; ``ALPHA``,
     ``THETA`` and ``KAPPA``; on a core built with ``synapse_current`` or ``adaptation``,
     ``BETA`` or ``RHO`` and ``COUPLING`` in ``NEURON`` (zeros for a network without the
     option); on a core built with ``learning``, the learning rule
@@ -506,7 +531,7 @@ def network_writes(net, params) -> list[tuple[int, int]]:
     ValueError
         The network does not fit the core (see :meth:`rtl.params.CoreParams.check_network`):
         among others, it uses a neuron option the core was built without (current synapses,
-        adaptation) or one the hardware does not implement (a recurrent kernel).
+        adaptation), or a recurrent kernel the core has no taps for.
     """
     # Also refuses an option the core lacks: loaded anyway, it would run as plain LIF.
     params.check_network(net)
@@ -535,14 +560,25 @@ def network_writes(net, params) -> list[tuple[int, int]]:
             yield pack_synapse(int(w), delay, params)
 
     # Words in memory order, so the offsets simply count up.
+    kernel = int(getattr(net, "rec_kernel", 0))
     words = []
     for i in range(n_hidden):
         words.extend(synapse_words("in", i))
-        if net.recurrent:
+        if net.recurrent and not kernel:
             words.extend(synapse_words("rec", i))
     for k in range(n_out):
         words.extend(synapse_words("out", k))
     writes.extend((address(REGION_SYN, n), word) for n, word in enumerate(words))
+    taps = int(getattr(params, "rec_kernel_taps", 0))
+    if taps:
+        # Every core tap: those around a shorter (or no) network kernel are zero, so that
+        # they add nothing whatever an earlier network left there.
+        pad = (taps - kernel) // 2
+        tap_words = [0] * taps
+        for k in range(kernel):
+            tap_words[pad + k] = pack_synapse(int(net.w_rec[k]), 0, params)
+        writes.extend((address(REGION_SYN, params.kernel_base + n), word)
+                      for n, word in enumerate(tap_words))
 
     for proj in projections:
         kind, d = delays[proj]

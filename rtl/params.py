@@ -132,6 +132,15 @@ class CoreParams:
         surrogate is centred on the adapted threshold; ``rho`` and ``coupling`` do not learn.
 
         Either option needs ``max_hidden <= 8192`` (the ``NEURON`` region).
+    rec_kernel_taps : int
+        0 (the default): the recurrent projection is a dense ``n_hidden x n_hidden`` matrix.
+        ``K`` (odd, in ``[1, 2 * max_hidden - 1]``, needs ``recurrent`` and not ``learning``):
+        it is one kernel of ``K`` tap weights shared along the neuron axis (``docs/model.md``
+        section 10), held in the top ``K`` words of the synapse memory, with axonal (or no)
+        recurrent delays. Such a core runs recurrent networks with ``rec_kernel`` in
+        ``[1, K]`` (a shorter kernel centred in the ``K`` taps, zero around it) and
+        feedforward ones, not dense recurrent ones; a hidden neuron streams only the sources
+        of its band. Inference only.
 
     Raises
     ------
@@ -172,6 +181,7 @@ class CoreParams:
     trace_memory: str = "bram"
     synapse_current: bool = False
     adaptation: bool = False
+    rec_kernel_taps: int = 0
 
     def __post_init__(self):
         _check_int("max_in", self.max_in, 1, _MAX_POPULATION)
@@ -187,6 +197,7 @@ class CoreParams:
         if not isinstance(self.recurrent, bool):
             raise TypeError(f"recurrent must be a bool, got {type(self.recurrent).__name__} "
                             f"{self.recurrent!r}")
+        self._check_rec_kernel()
         if self.max_synapses is None:
             dense = self.dense_synapses
             if dense > ADDRESS_SPACE:
@@ -210,6 +221,18 @@ class CoreParams:
                     f"it needs {blocks} SPRAM blocks, an iCE40 UP5K has {SPRAM_BLOCKS}")
         self._check_learning()
         self._check_neuron_options()
+
+    def _check_rec_kernel(self) -> None:
+        taps = _check_int("rec_kernel_taps", self.rec_kernel_taps, 0, 2 * self.max_hidden - 1)
+        if taps and taps % 2 == 0:
+            raise ValueError(f"rec_kernel_taps must be 0 (dense) or odd in "
+                             f"[1, {2 * self.max_hidden - 1}], got {taps}")
+        if taps and not self.recurrent:
+            raise ValueError("rec_kernel_taps > 0 needs recurrent=True")
+        if taps and self.learning:
+            # The learning engine walks and updates a dense recurrent matrix.
+            raise ValueError("rec_kernel_taps > 0 needs learning=False (a recurrent kernel "
+                             "runs for inference only)")
 
     def _check_neuron_options(self) -> None:
         for name in ("synapse_current", "adaptation"):
@@ -274,8 +297,25 @@ class CoreParams:
     @property
     def dense_synapses(self) -> int:
         """Synapses of the largest network this capacity holds (all projections dense)."""
+        if self.rec_kernel_taps:
+            return (self.max_hidden * self.max_in + self.max_out * self.max_hidden
+                    + self.rec_kernel_taps)
         n_rec = self.max_hidden if self.recurrent else 0
         return self.max_hidden * (self.max_in + n_rec) + self.max_out * self.max_hidden
+
+    @property
+    def kernel_base(self) -> int:
+        """Synapse address of tap 0 of the recurrent kernel: the top ``rec_kernel_taps``
+        words of the synapse memory, out of the way of the run-time layout below."""
+        return self.max_synapses - self.rec_kernel_taps
+
+    def rec_band(self, n_hidden: int) -> int:
+        """Recurrent synapses a step streams for ``n_hidden`` hidden neurons: ``n_hidden**2``
+        (dense), or with a kernel, each neuron's sources within ``rec_kernel_taps // 2``."""
+        if not self.rec_kernel_taps:
+            return n_hidden * n_hidden
+        h = self.rec_kernel_taps // 2
+        return sum(min(n_hidden - 1, i + h) - max(0, i - h) + 1 for i in range(n_hidden))
 
     @property
     def ring(self) -> int:
@@ -324,7 +364,8 @@ class CoreParams:
     @property
     def max_fan_in(self) -> int:
         """Largest number of synapses summed into one neuron."""
-        hidden = self.max_in + (self.max_hidden if self.recurrent else 0)
+        n_rec = min(self.max_hidden, self.rec_kernel_taps or self.max_hidden)
+        hidden = self.max_in + (n_rec if self.recurrent else 0)
         return max(hidden, self.max_hidden)
 
     @property
@@ -441,8 +482,8 @@ class CoreParams:
         takes :meth:`learning_step_cycles`.
         """
         if not traces:
-            n_rec = n_hidden if (recurrent and self.recurrent) else 0
-            return n_in + n_hidden * (n_in + n_rec) + 2 + n_hidden + n_out * n_hidden + 2
+            n_rec = self.rec_band(n_hidden) if (recurrent and self.recurrent) else 0
+            return n_in + n_hidden * n_in + n_rec + 2 + n_hidden + n_out * n_hidden + 2
         readouts_done, traces_done = self._trace_timing(n_in, n_hidden, n_out, recurrent,
                                                         half_width)
         return max(readouts_done, traces_done) + 1
@@ -537,10 +578,12 @@ class CoreParams:
             but the core is not, ``net.d_max`` exceeds ``d_max``, the network has more
             synapses than ``max_synapses``, it uses a neuron option the core was built
             without (``synapse = "current"`` needs ``synapse_current``, ``adaptation =
-            "threshold"`` needs ``adaptation``) or one the RTL does not implement
-            (``rec_kernel``), or (on a core built with ``learning``) its learning rule needs
-            a width or a feature the core does not have (``learn_neurons`` is never
-            supported). The message names the field and its allowed values.
+            "threshold"`` needs ``adaptation``), its recurrent kernel does not match the
+            core (``rec_kernel = K`` needs ``rec_kernel_taps >= K``; a dense recurrent
+            matrix needs ``rec_kernel_taps = 0``), or (on a core built with ``learning``)
+            its learning rule needs a width or a feature the core does not have
+            (``learn_neurons`` is never supported). The message names the field and its
+            allowed values.
 
         Notes
         -----
@@ -563,11 +606,14 @@ class CoreParams:
         if int(net.d_max) > self.d_max:
             raise ValueError(f"network d_max = {net.d_max} exceeds the core's d_max = "
                              f"{self.d_max}")
+        self._check_options(net)
         n_synapses = synapse_count(net)
+        if self.rec_kernel_taps:
+            # The kernel sits in the top words; the rest of the network below them.
+            n_synapses += self.rec_kernel_taps - int(getattr(net, "rec_kernel", 0))
         if n_synapses > self.max_synapses:
             raise ValueError(f"network synapses = {n_synapses} exceed the core's "
                              f"max_synapses = {self.max_synapses}")
-        self._check_options(net)
         rule = getattr(net, "learning", None)
         if rule is not None and self.learning:
             self._check_rule(rule)
@@ -588,9 +634,14 @@ class CoreParams:
             raise ValueError(f"network {field} = {value!r} is not supported by the RTL core "
                              f"built with {flag}=False (allowed: {allowed}); build it with "
                              f"{flag}=True")
-        if rec_kernel:
-            raise ValueError(f"network rec_kernel = {rec_kernel} is not supported by the RTL "
-                             f"(allowed: 0, a dense recurrent matrix)")
+        taps = self.rec_kernel_taps
+        if rec_kernel > taps:
+            raise ValueError(f"network rec_kernel = {rec_kernel} needs a core built with "
+                             f"rec_kernel_taps >= {rec_kernel} (this core: {taps})")
+        if taps and net.recurrent and not rec_kernel:
+            raise ValueError(f"network rec_kernel = 0 (a dense recurrent matrix) needs a core "
+                             f"built with rec_kernel_taps=0 (this core: {taps}, allowed: "
+                             f"[1, {taps}])")
         rule = getattr(net, "learning", None)
         if self.learning and rule is not None and getattr(rule, "learn_neurons", False):
             raise ValueError("network learning.learn_neurons = True is not supported by the RTL "
@@ -646,7 +697,8 @@ class CoreParams:
                           random_feedback=rule.feedback == "random",
                           stochastic_rounding=rule.rounding == "stochastic")
         values.update(synapse_current=getattr(net, "synapse", "delta") == "current",
-                      adaptation=getattr(net, "adaptation", "none") == "threshold")
+                      adaptation=getattr(net, "adaptation", "none") == "threshold",
+                      rec_kernel_taps=int(getattr(net, "rec_kernel", 0)))
         values.update(overrides)
         params = cls(**values)
         params.check_network(net)
@@ -663,6 +715,9 @@ def spram_blocks(depth: int, width: int) -> int:
 
 
 def synapse_count(net) -> int:
-    """Synapse words a network occupies in the dense layout of the synapse memory."""
-    n_rec = int(net.n_hidden) if net.recurrent else 0
-    return int(net.n_hidden) * (int(net.n_in) + n_rec) + int(net.n_out) * int(net.n_hidden)
+    """Synapse words a network occupies in the synapse memory: dense projections, and a
+    recurrent kernel (``rec_kernel``) as its taps."""
+    kernel = int(getattr(net, "rec_kernel", 0))
+    n_rec = int(net.n_hidden) if net.recurrent and not kernel else 0
+    return (int(net.n_hidden) * (int(net.n_in) + n_rec) + int(net.n_out) * int(net.n_hidden)
+            + kernel)

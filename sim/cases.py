@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STEPS", "STEPS_AFTER_CLEAR", "LockstepCase", "lockstep_cases",
+__all__ = ["STEPS", "STEPS_AFTER_CLEAR", "LockstepCase", "kernel_cases", "lockstep_cases",
            "neuron_option_cases"]
 
 #: Steps of the main run of every case.
@@ -75,6 +75,10 @@ class LockstepCase:
     neuron_extremes : bool
         Draw ``beta``, ``rho`` and ``coupling`` mostly at the top of their ranges, so that
         the synaptic current, the adaptation and the raised threshold saturate.
+    rec_kernel : int
+        0: a dense recurrent matrix. ``K`` (odd): the recurrent weights are a kernel of ``K``
+        taps (``docs/model.md`` section 10), drawn from the weight range; ``delay_rec`` must
+        be ``"none"`` or ``"axonal"``.
     """
 
     name: str
@@ -98,6 +102,7 @@ class LockstepCase:
     synapse: str = "delta"
     adaptation: str = "none"
     neuron_extremes: bool = False
+    rec_kernel: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -125,7 +130,7 @@ class LockstepCase:
             delay_rec=self.delay_rec if self.recurrent else "none",
             delay_out=self.delay_out, reset=self.reset, saturating=self.saturating, **formats)
         if self.delays == "random" and not self.negate_rows:
-            return self._with_neuron_options(net)
+            return self._with_neuron_options(self._with_kernel(net))
         data = net.to_dict()
         d_max, frac = formats["d_max"], formats["delay_frac"]
         for field in ("d_in", "d_rec", "d_out"):
@@ -138,7 +143,23 @@ class LockstepCase:
                 rows = rng.random(weights.shape[0]) < self.negate_rows
                 weights[rows] = ~weights[rows]
                 data[field] = weights.tolist()
-        return self._with_neuron_options(Network.from_dict(data))
+        return self._with_neuron_options(self._with_kernel(Network.from_dict(data)))
+
+    def _with_kernel(self, net):
+        """``net`` with its recurrent matrix replaced by the case's kernel of taps (drawn from
+        a stream of their own; the saturating cases push them to the ends of the range)."""
+        from golden.network import Network
+
+        if not self.rec_kernel or not net.recurrent:
+            return net
+        rng = np.random.default_rng([self.seed, 4])
+        w_lo, w_hi = -(1 << (net.weight_bits - 1)), (1 << (net.weight_bits - 1)) - 1
+        taps = rng.integers(w_lo, w_hi, size=self.rec_kernel, endpoint=True)
+        if self.saturating:
+            taps = np.where(rng.random(self.rec_kernel) < 0.5, w_hi, w_lo)
+        data = net.to_dict()
+        data.update(rec_kernel=self.rec_kernel, w_rec=taps.tolist())
+        return Network.from_dict(data)
 
     def _with_neuron_options(self, net):
         """``net`` with the case's synapse and adaptation options and their parameters.
@@ -205,18 +226,23 @@ class LockstepCase:
                  else np.zeros(self.steps_after_clear))
         return main.astype(np.int64), after.astype(np.int64)
 
-    def decoy(self, capacity: tuple[int, int, int], recurrent: bool) -> LockstepCase:
+    def decoy(self, capacity: tuple[int, int, int], recurrent: bool,
+              rec_kernel: int = 0) -> LockstepCase:
         """A different network of full capacity, run briefly before this case.
 
         Loading this case over it checks that a load replaces every word the case uses and
-        that ``clear`` removes the decoy's membranes, readouts and spike rings.
+        that ``clear`` removes the decoy's membranes, readouts and spike rings. On a core
+        with a recurrent kernel (``rec_kernel``, its ``rec_kernel_taps``) the decoy has a
+        kernel of that many taps and axonal recurrent delays.
         """
         mi, mh, mo = capacity
+        delay_rec = ("axonal" if rec_kernel else "synaptic") if recurrent else "none"
         return LockstepCase(name=f"{self.name}_decoy", seed=self.seed + 500_000, n_in=mi,
                             n_hidden=mh, n_out=mo, recurrent=recurrent, delay_in="axonal",
-                            delay_rec="synaptic" if recurrent else "none",
-                            delay_out="axonal", reset="hard" if self.reset == "soft" else "soft",
-                            density=0.5, steps=8, steps_after_clear=0, retune_at=None)
+                            delay_rec=delay_rec, delay_out="axonal",
+                            reset="hard" if self.reset == "soft" else "soft",
+                            density=0.5, steps=8, steps_after_clear=0, retune_at=None,
+                            rec_kernel=rec_kernel if recurrent else 0)
 
     def describe(self) -> str:
         """Short human-readable summary for logs."""
@@ -227,7 +253,8 @@ class LockstepCase:
                          f", negate_rows={self.negate_rows}" if self.negate_rows else "",
                          f", synapse={self.synapse}" if self.synapse != "delta" else "",
                          f", adaptation={self.adaptation}" if self.adaptation != "none" else "",
-                         ", neuron extremes" if self.neuron_extremes else ""])
+                         ", neuron extremes" if self.neuron_extremes else "",
+                         f", rec_kernel={self.rec_kernel}" if self.rec_kernel else ""])
         return (f"{self.name} seed={self.seed} {self.n_in}/{self.n_hidden}/{self.n_out} "
                 f"in({self.delay_in}) {rec} out({self.delay_out}) {self.reset} reset, "
                 f"density {self.density}{extra}")
@@ -253,7 +280,8 @@ def _case(variant: str, index: int, short: str, seed_offset: int = 0,
     # Seeds are fixed per variant and position, so a case keeps its network when other
     # cases are added or removed. ``seed_offset`` moves a case to another draw, for cases
     # whose first draw happens to be inactive (e.g. a single neuron that never fires).
-    seed = {"A": 1000, "B": 2000, "N": 3000}.get(variant, 9000) + index + 100 * seed_offset
+    seed = {"A": 1000, "B": 2000, "N": 3000, "K": 4000}.get(variant, 9000) + index \
+        + 100 * seed_offset
     return LockstepCase(name=f"{variant}{index:02d}_{short}", seed=seed, **fields)
 
 
@@ -342,6 +370,37 @@ def neuron_option_cases(variant_name: str,
         _case(v, 3, "rec_cur_none_axo_syn", n_in=max(1, mi // 2), n_hidden=mh, n_out=mo,
               recurrent=True, delay_in="none", delay_rec="axonal", delay_out="synaptic",
               density=0.3, negate_rows=0.4, synapse="current"),
+    )]
+
+
+def kernel_cases(variant_name: str, capacity: tuple[int, int, int],
+                 taps: int) -> list[LockstepCase]:
+    """Lockstep cases of the recurrent kernel, for a core built with ``rec_kernel_taps =
+    taps`` (capacity ``(max_in, max_hidden, max_out)``).
+
+    The core's full kernel with axonal recurrent delays; a shorter kernel centred in the
+    taps, without recurrent delays, saturating; a one-tap kernel (self connections only)
+    with hard reset on fewer neurons than the capacity, so the band is clipped at the
+    run-time ``n_hidden``; and a feedforward network, which the same core must run with the
+    recurrent projection off. The decoy run before each case has a kernel of ``taps`` taps.
+    """
+    mi, mh, mo = capacity
+    v = variant_name
+    # Shorter runs than lockstep_cases: these cases add to the default suite.
+    short = dict(steps=120, steps_after_clear=30, retune_at=72)
+    return [dataclasses.replace(case, **short) for case in (
+        _case(v, 0, "rec_kernel_full_syn_axo_axo", n_in=mi, n_hidden=mh, n_out=mo,
+              recurrent=True, delay_in="synaptic", delay_rec="axonal", delay_out="axonal",
+              density=0.3, rec_kernel=taps),
+        _case(v, 1, "rec_kernel_short_saturating", n_in=mi, n_hidden=mh, n_out=mo,
+              recurrent=True, delay_in="axonal", delay_rec="none", delay_out="synaptic",
+              density=0.5, saturating=True, negate_rows=0.3, rec_kernel=max(1, taps - 2)),
+        _case(v, 2, "rec_kernel_one_tap_hard_small", n_in=max(1, mi // 2),
+              n_hidden=max(1, mh - 2), n_out=max(1, mo - 1), recurrent=True,
+              delay_in="synaptic", delay_rec="axonal", delay_out="none", reset="hard",
+              density=0.4, rec_kernel=1),
+        _case(v, 3, "ff_on_kernel_core", n_in=mi, n_hidden=mh, n_out=mo,
+              delay_in="synaptic", delay_out="axonal", density=0.3),
     )]
 
 

@@ -46,7 +46,7 @@ async def run_case(tb: CoreTB, case: LockstepCase, variant: CoreVariant) -> dict
         # A different full-size network first, so the case is loaded over stale words and
         # its clear has state to remove.
         decoy = case.decoy((params.max_in, params.max_hidden, params.max_out),
-                           bool(params.recurrent))
+                           bool(params.recurrent), getattr(params, "rec_kernel_taps", 0))
         decoy_net = decoy.network(params)
         await tb.load(decoy_net)
         await tb.clear()

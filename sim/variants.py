@@ -69,6 +69,8 @@ class CoreVariant:
 #: Variant N: a small recurrent core with the neuron options (current synapses, adaptive
 #: threshold), narrow membrane and fraction bits so that the current, the adaptation and the
 #: raised threshold saturate; six hidden neurons leave holes in its NEURON region.
+#: Variant K: a recurrent core whose recurrent weights are a kernel of five shared taps
+#: (``rec_kernel_taps``), seven hidden neurons so that bands are clipped at both ends.
 CORE_VARIANTS: dict[str, CoreVariant] = {
     "A": CoreVariant("A", {
         "max_in": 12, "max_hidden": 10, "max_out": 4, "d_max": 32,
@@ -90,6 +92,11 @@ CORE_VARIANTS: dict[str, CoreVariant] = {
         "weight_bits": 8, "weight_frac": 1, "delay_frac": 1, "decay_bits": 10,
         "v_bits": 10, "y_bits": 12, "recurrent": True,
         "synapse_current": True, "adaptation": True,
+    }),
+    "K": CoreVariant("K", {
+        "max_in": 8, "max_hidden": 7, "max_out": 3, "d_max": 16,
+        "weight_bits": 8, "weight_frac": 1, "delay_frac": 1, "decay_bits": 8,
+        "v_bits": 12, "y_bits": 14, "recurrent": True, "rec_kernel_taps": 5,
     }),
 }
 

@@ -279,16 +279,22 @@ def test_rtl_loader_refuses_options():
     plain = plain_network()
     params = CoreParams.for_network(plain)
     assert network_writes(plain, params)
-    for changes, field in (({"synapse": "current", "beta": np.zeros(5)}, "synapse"),
-                           ({"adaptation": "threshold", "rho": np.zeros(5),
-                             "coupling": np.zeros(5)}, "adaptation"),
-                           ({"rec_kernel": 3, "w_rec": np.zeros(3)}, "rec_kernel")):
-        with pytest.raises(ValueError, match=f"network {field} = .* is not supported by the RTL"):
+    for changes, message in (({"synapse": "current", "beta": np.zeros(5)},
+                              "network synapse = .* is not supported by the RTL"),
+                             ({"adaptation": "threshold", "rho": np.zeros(5),
+                               "coupling": np.zeros(5)},
+                              "network adaptation = .* is not supported by the RTL"),
+                             ({"rec_kernel": 3, "w_rec": np.zeros(3)},
+                              r"network rec_kernel = 3 needs a core built with rec_kernel_taps")):
+        with pytest.raises(ValueError, match=message):
             network_writes(plain_network(**changes), params)
-    # A core built with the neuron options runs them (rtl/neuron.py); not the kernel.
+    # A core built with the neuron options runs them (rtl/neuron.py), one built with
+    # rec_kernel_taps the kernel.
     options = plain_network(synapse="current", beta=np.zeros(5), adaptation="threshold",
                             rho=np.zeros(5), coupling=np.zeros(5))
     assert network_writes(options, CoreParams.for_network(options))
+    kernel = plain_network(rec_kernel=3, w_rec=np.zeros(3))
+    assert network_writes(kernel, CoreParams.for_network(kernel))
 
 
 # -- training options --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ and the seed to reproduce it.
 
 Variant N (current synapses and adaptive threshold) runs the cases of
 :func:`sim.cases.neuron_option_cases` and also compares ``c`` and ``a`` every step.
+Variant K (a recurrent kernel of shared taps) runs those of :func:`sim.cases.kernel_cases`.
 
 Select one simulator with ``-m icarus`` or ``-m verilator``; ``-k A07`` runs one case.
 """
@@ -19,10 +20,10 @@ from __future__ import annotations
 import pytest
 
 from sim.build import HDL_CLOCK_IS_FASTER, SIMULATORS, run_cocotb
-from sim.cases import cases_to_json, lockstep_cases, neuron_option_cases
+from sim.cases import cases_to_json, kernel_cases, lockstep_cases, neuron_option_cases
 from sim.variants import get_variant
 
-VARIANTS = ("A", "B", "S", "N")
+VARIANTS = ("A", "B", "S", "N", "K")
 #: Variant S differs from B only in its synapse memory: a few cases cover it.
 SUBSETS = {"S": ("S00", "S03", "S08")}
 
@@ -33,8 +34,13 @@ def _params():
             variant = get_variant(name)
             capacity = (variant.params["max_in"], variant.params["max_hidden"],
                         variant.params["max_out"])
-            cases = neuron_option_cases if name == "N" else lockstep_cases
-            for case in cases(name, capacity):
+            if name == "N":
+                cases = neuron_option_cases(name, capacity)
+            elif name == "K":
+                cases = kernel_cases(name, capacity, variant.params["rec_kernel_taps"])
+            else:
+                cases = lockstep_cases(name, capacity)
+            for case in cases:
                 if name in SUBSETS and not case.name.startswith(SUBSETS[name]):
                     continue
                 yield pytest.param(

@@ -246,6 +246,13 @@ def test_ping_info_rebuilds_the_neuron_options_exactly():
         assert mm.REGION_NEURON in proto.region_sizes(info.core_params())
 
 
+def test_ping_info_rebuilds_a_kernel_core_exactly():
+    params = CoreParams(max_in=6, max_hidden=5, max_out=3, recurrent=True, rec_kernel_taps=9)
+    info = PingInfo.from_params(params, 16)
+    assert proto.unpack_words(info.to_payload())[10] >> 16 == 9
+    assert PingInfo.from_payload(info.to_payload()).core_params() == params
+
+
 def test_ping_info_of_a_device_before_the_neuron_options():
     # Such a device sent word 10 bits 5 and 6 as 0: a core without the options.
     words = PingInfo.from_params(NEURON_PARAMS, 16).to_words()
@@ -548,6 +555,21 @@ def test_device_loads_a_network_with_the_neuron_options():
     with pytest.raises(ValueError, match="synapse_current"):
         device.load_network(net)
     assert [r.command for r in bare.requests] == [Command.PING]
+
+
+def test_device_loads_and_exports_a_kernel_network():
+    rng = np.random.default_rng(9)
+    data = random_network(rng, n_in=5, n_hidden=4, n_out=3, recurrent=True,
+                          delay_in="synaptic", delay_rec="axonal", delay_out="axonal",
+                          d_max=8).to_dict()
+    data.update(rec_kernel=3, w_rec=[-7, 12, 3])
+    net = Network.from_dict(data)
+    params = CoreParams(max_in=6, max_hidden=5, max_out=3, d_max=8, recurrent=True,
+                        rec_kernel_taps=5)
+    device = Device(FakeLink(params, max_write_words=8))
+    assert device.params == params
+    device.load_network(net)
+    assert device.export_network().to_dict() == net.to_dict()
 
 
 def test_device_read_state_decodes_signed_state():

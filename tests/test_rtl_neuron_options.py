@@ -115,8 +115,8 @@ def test_refusals_kernel_and_learning():
     data = option_network().to_dict()
     data.update(rec_kernel=3, w_rec=[1, 2, 3], delay_rec="none")
     data.pop("d_rec", None)
-    with pytest.raises(ValueError, match=r"^network rec_kernel = 3 is not supported by the "
-                                         r"RTL \(allowed: 0, a dense recurrent matrix\)$"):
+    with pytest.raises(ValueError, match=r"^network rec_kernel = 3 needs a core built with "
+                                         r"rec_kernel_taps >= 3 \(this core: 0\)$"):
         mm.network_writes(Network.from_dict(data), params)
     # A learning core with the options learns weights and delays, not the neuron parameters.
     data = option_network().to_dict()
