@@ -26,7 +26,8 @@ variants LA and LB, every step compared and, after each learning step, every syn
 axonal delay and ``LEARN_COUNT``: ``--modes learning`` or ``--modes inference,learning``), and
 ``neurons`` (inference configurations with current synapses and the adaptive threshold,
 random or saturating ``beta``, ``rho`` and ``coupling``, on the lockstep variant N:
-``--modes neurons``).
+``--modes neurons``), and ``kernel`` (inference configurations whose recurrent weights are a
+kernel of shared taps, on the lockstep variant K: ``--modes kernel``).
 Adding a mode: write a draw function ``(rng, variant, steps, name) -> case`` and add it to
 :data:`MODES` with the variants it runs on, and teach :func:`bench.regress_tb.run_item` how
 to run its cases.
@@ -61,7 +62,8 @@ from sim.cases import LockstepCase
 from sim.variants import CORE_VARIANTS, CoreVariant
 
 __all__ = ["MODES", "REGRESS_VARIANTS", "Mode", "draw_config", "draw_inference",
-           "draw_learning", "draw_neurons", "get_variant", "main", "run_regression"]
+           "draw_kernel", "draw_learning", "draw_neurons", "get_variant", "main",
+           "run_regression"]
 
 #: Core variants of the regression: the lockstep variants A and B (their builds are shared
 #: with the lockstep tests) and four more with the extremes of the number formats.
@@ -209,6 +211,22 @@ def draw_neurons(rng: np.random.Generator, variant: CoreVariant, steps: int,
         neuron_extremes=bool(rng.random() < 0.3))
 
 
+def draw_kernel(rng: np.random.Generator, variant: CoreVariant, steps: int,
+                name: str) -> LockstepCase:
+    """A random inference configuration (:func:`draw_inference`) for a core with a recurrent
+    kernel: a recurrent network gets a kernel of any odd length up to the core's taps (and
+    ``2 n_hidden - 1``), its recurrent delays axonal or none; a feedforward one, which the
+    same core must run too, stays as drawn.
+    """
+    case = draw_inference(rng, variant, steps, name)
+    if not case.recurrent:
+        return case
+    longest = min(variant.params["rec_kernel_taps"], 2 * case.n_hidden - 1)
+    kernel = 2 * int(rng.integers(0, longest // 2, endpoint=True)) + 1
+    delay_rec = case.delay_rec if case.delay_rec != "synaptic" else "axonal"
+    return dataclasses.replace(case, rec_kernel=kernel, delay_rec=delay_rec)
+
+
 @dataclasses.dataclass(frozen=True)
 class Mode:
     """A kind of configuration: how to draw one, and the variants it runs on.
@@ -223,12 +241,13 @@ class Mode:
 
 #: Configuration modes. ``learning`` runs on the learning variants of
 #: :data:`sim.learning_cases.LEARNING_VARIANTS` (their builds are shared with
-#: ``tests/test_learning_lockstep.py``), ``neurons`` on the lockstep variant N (shared with
-#: ``tests/test_lockstep.py``); both are off unless ``--modes`` names them.
+#: ``tests/test_learning_lockstep.py``), ``neurons`` and ``kernel`` on the lockstep variants N
+#: and K (shared with ``tests/test_lockstep.py``); they are off unless ``--modes`` names them.
 MODES: dict[str, Mode] = {
     "inference": Mode(draw_inference, tuple(REGRESS_VARIANTS)),
     "learning": Mode(draw_learning, ("LA", "LB")),
     "neurons": Mode(draw_neurons, ("N",)),
+    "kernel": Mode(draw_kernel, ("K",)),
 }
 
 

@@ -6,8 +6,8 @@ Run by :func:`sim.build.run_cocotb`; the simulator process reads:
     JSON of the :class:`sim.variants.CoreVariant` the core was built from.
 ``DELAYCORE_CASES_FILE``
     Path of a JSON list of case dictionaries, each with an extra ``"index"`` (the
-    configuration's number in the regression) and ``"mode"``: ``"inference"`` or
-    ``"neurons"`` for a :class:`sim.cases.LockstepCase` (run by :func:`run_config`; with the
+    configuration's number in the regression) and ``"mode"``: ``"inference"``, ``"neurons"``
+    or ``"kernel"`` for a :class:`sim.cases.LockstepCase` (run by :func:`run_config`; with the
     neuron options ``c`` and ``a`` are compared too), ``"learning"`` for a
     :class:`sim.learning_cases.LearningCase` (run by ``sim.test_learning.run_case``: every
     step compared, and what was learned after every learning step).
@@ -50,7 +50,7 @@ async def run_item(tb: CoreTB, item: dict, variant: CoreVariant) -> dict:
     """Run one configuration of the cases file by its mode; returns its progress entry."""
     index = item.pop("index")
     mode = item.pop("mode", "inference")
-    if mode in ("inference", "neurons"):
+    if mode in ("inference", "neurons", "kernel"):
         return await run_config(tb, LockstepCase.from_dict(item), variant, index)
     if mode == "learning":
         from sim.learning_cases import LearningCase

@@ -47,6 +47,23 @@ def test_neurons_mode_draws_options():
     assert any(c.case.neuron_extremes for c in configs)
 
 
+def test_kernel_mode_draws_kernels():
+    """The kernel mode draws kernels of every length and feedforward networks, all fitting
+    variant K."""
+    from bench.regress import get_variant
+
+    configs = [draw_config(7, i, 60, ("kernel",)) for i in range(40)]
+    params = get_variant("K").core_params()
+    kernels = set()
+    for config in configs:
+        assert config.variant == "K"
+        net = config.case.network(params)
+        params.check_network(net)
+        kernels.add(net.rec_kernel)
+        assert net.delay_rec != "synaptic"
+    assert kernels == {0, 1, 3, 5}
+
+
 @pytest.mark.sim
 @pytest.mark.icarus
 @pytest.mark.lockstep
