@@ -108,8 +108,8 @@ def core_params(net: Network):
         # getattr: networks from before these fields existed have the supported value.
         value = getattr(net, field, supported)
         if value != supported:
-            raise ValueError(f"network {field} = {value!r} is not supported by the RTL core "
-                             f"(only {supported!r})")
+            raise ValueError(f"network {field} = {value!r} is not supported by the learning "
+                             f"core (only {supported!r})")
     synapses = synapse_count(net)
     if synapses > ADDRESS_SPACE:
         # Checked here because CoreParams words it as a generator option.
