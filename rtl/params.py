@@ -207,7 +207,9 @@ class CoreParams:
             # Frozen dataclass: the computed default is stored once, at construction.
             object.__setattr__(self, "max_synapses", dense)
         else:
-            _check_int("max_synapses", self.max_synapses, 1, ADDRESS_SPACE)
+            # The kernel taps are the top words of the synapse memory.
+            _check_int("max_synapses", self.max_synapses, max(1, self.rec_kernel_taps),
+                       ADDRESS_SPACE)
         if self.synapse_memory not in SYNAPSE_MEMORIES:
             raise ValueError(f"synapse_memory must be one of {', '.join(SYNAPSE_MEMORIES)}, got "
                              f"{self.synapse_memory!r}")

@@ -46,6 +46,8 @@ def test_parameters_and_checks():
         CoreParams(max_hidden=5, recurrent=True, rec_kernel_taps=11)
     with pytest.raises(TypeError, match="rec_kernel_taps must be an int"):
         CoreParams(recurrent=True, rec_kernel_taps=3.0)
+    with pytest.raises(ValueError, match=r"^max_synapses must be in \[3, 65536\], got 2$"):
+        CoreParams(max_hidden=5, recurrent=True, rec_kernel_taps=3, max_synapses=2)
     with pytest.raises(ValueError, match=r"^rec_kernel_taps > 0 needs recurrent=True$"):
         CoreParams(rec_kernel_taps=3)
     with pytest.raises(ValueError, match=r"^rec_kernel_taps > 0 needs learning=False"):
