@@ -5,9 +5,11 @@ pins, clock sources and default capacity, and :class:`BoardTop` with how its clo
 serial lines and LED are wired. :mod:`rtl.build` drives the build from a :class:`Board`.
 
 The clock of the core is either a board oscillator used directly (the platform makes the
-``sync`` domain and its power-on reset) or a PLL output (the board top makes the domain and
-holds it in reset until the PLL has locked). :func:`ice40_pll` and :func:`ecp5_pll` pick
-the PLL dividers the way Project IceStorm's ``icepll`` and Project Trellis' ``ecppll`` do.
+``sync`` domain and its power-on reset), a PLL output (the board top makes the domain and
+holds it in reset until the PLL has locked), or, below the range of the iCE40 PLL, the
+oscillator divided by a counter in logic (:func:`ice40_divided_clock`). :func:`ice40_pll`
+and :func:`ecp5_pll` pick the PLL dividers the way Project IceStorm's ``icepll`` and
+Project Trellis' ``ecppll`` do.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ import dataclasses
 import math
 from typing import Any
 
-from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, Signal, Value
+from amaranth.hdl import (
+    Cat,
+    ClockDomain,
+    ClockSignal,
+    Elaboratable,
+    Instance,
+    Module,
+    Mux,
+    Signal,
+    Value,
+)
 from amaranth.lib import io
 from amaranth.lib.cdc import FFSynchronizer
 
@@ -31,6 +43,7 @@ __all__ = [
     "Programmer",
     "ecp5_pll",
     "ecp5_pll_outputs",
+    "ice40_divided_clock",
     "ice40_pll",
     "ice40_pll_outputs",
     "request_input",
@@ -58,12 +71,26 @@ class ClockSource:
         Where it comes from, for ``--list-boards`` and error messages.
     direct : tuple of float
         Frequencies available without a PLL (the oscillator itself, or its dividers).
+    divisors : tuple of int
+        Ratios by which a counter in logic may divide the oscillator (each at least 2), for
+        clocks below what the PLL makes.
     """
 
     name: str
     freq: float
     description: str
     direct: tuple[float, ...]
+    divisors: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        for n in self.divisors:
+            if not (isinstance(n, int) and n >= 2):
+                raise ValueError(f"a clock divisor must be an integer of at least 2, got {n!r}")
+
+    def divided(self) -> dict[float, int]:
+        """Frequencies the divisors make, with their divisor; those given directly left out."""
+        return {self.freq / n: n for n in self.divisors
+                if not any(abs(f - self.freq / n) <= 1e-6 * f for f in self.direct)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,17 +121,22 @@ class ClockPlan:
         Frequency asked for.
     pll : PLLSettings or None
         ``None`` when the clock is a direct frequency of the source.
+    divider : int or None
+        The source divided by this in logic (:func:`ice40_divided_clock`), or ``None``.
     """
 
     source: ClockSource
     freq: float
     requested: float
     pll: PLLSettings | None = None
+    divider: int | None = None
 
     def describe(self) -> str:
         text = f"{self.freq / MHZ:g} MHz from {self.source.name}"
         if self.pll is not None:
             text += f" through the PLL ({self.pll.input_freq / MHZ:g} MHz in)"
+        if self.divider is not None:
+            text += f" divided by {self.divider} in logic"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,6 +145,7 @@ class ClockPlan:
             "requested_mhz": self.requested / MHZ,
             "source": self.source.name,
             "source_mhz": self.source.freq / MHZ,
+            "divider": self.divider,
             "pll": None if self.pll is None else {
                 "input_mhz": self.pll.input_freq / MHZ,
                 "vco_mhz": self.pll.vco_freq / MHZ,
@@ -250,6 +283,40 @@ def ecp5_pll_outputs(input_freq: float) -> set[float]:
     return outputs
 
 
+def ice40_divided_clock(m, source_clk, divider: int):
+    """``source_clk`` divided by ``divider`` in logic, on an iCE40 global buffer.
+
+    A counter in a reset-less domain of the source clock makes a register that is high for
+    the first ``divider // 2`` of every ``divider`` source cycles; the register drives the
+    clock net through ``SB_GB``, so the divided clock reaches every cell with the skew of a
+    global net, as a PLL output does. The design uses rising edges only, so an odd divisor's
+    uneven duty cycle costs nothing. The divided clock is in phase with the source but no
+    path crosses between the two: only the counter runs on the source.
+
+    Returns
+    -------
+    Signal
+        The divided clock.
+    """
+    if not (isinstance(divider, int) and divider >= 2):
+        raise ValueError(f"the clock divisor must be an integer of at least 2, got {divider!r}")
+    m.domains.board_div = ClockDomain("board_div", reset_less=True, local=True)
+    m.d.comb += ClockSignal("board_div").eq(source_clk)
+    count = Signal(range(divider), name="clk_div_count")
+    nxt = Mux(count == divider - 1, 0, count + 1)
+    phase = Signal(name="clk_div_phase")
+    m.d.board_div += [count.eq(nxt), phase.eq(nxt < divider // 2)]
+    # Kept under its own name, which the clock constraint refers to: otherwise Yosys keeps
+    # one of the names of the domains it drives, and nextpnr finds no net "clk_div".
+    clk = Signal(name="clk_div", attrs={"keep": 1})
+    m.submodules.clk_div_buffer = Instance(
+        "SB_GB",
+        i_USER_SIGNAL_TO_GLOBAL_BUFFER=phase,
+        o_GLOBAL_BUFFER_OUTPUT=clk,
+    )
+    return clk
+
+
 # -- boards -------------------------------------------------------------------------------------
 
 class Board:
@@ -274,6 +341,12 @@ class Board:
         Clock of the core in Hz unless ``--clock`` says otherwise.
     default_params : dict
         :class:`~rtl.params.CoreParams` arguments of the default build.
+    learning_params : dict or None
+        Where set, the default build is this learning core instead, and ``--no-learning``
+        gives ``default_params``.
+    learning_clock : float or None
+        Clock of a learning build in Hz unless ``--clock`` says otherwise (default:
+        ``default_clock``).
     uart_pins, led : str
         Where the serial lines and the activity LED are, for the board guide.
     programmers : tuple of Programmer
@@ -290,6 +363,8 @@ class Board:
     clock_sources: tuple[ClockSource, ...]
     default_clock: float
     default_params: dict[str, Any]
+    learning_params: dict[str, Any] | None = None
+    learning_clock: float | None = None
     uart_pins: str
     led: str
     programmers: tuple[Programmer, ...]
@@ -301,9 +376,21 @@ class Board:
     def default_device(self) -> str:
         return self.devices[0]
 
-    def params_for(self, device: str) -> dict[str, Any]:
-        """:class:`~rtl.params.CoreParams` arguments of the default build on ``device``."""
+    def params_for(self, device: str, learning: bool | None = None) -> dict[str, Any]:
+        """:class:`~rtl.params.CoreParams` arguments of the default build on ``device``.
+
+        ``learning`` is what ``--learning/--no-learning`` asked for (``None``: neither); a
+        board with :attr:`learning_params` builds those unless it is ``False``.
+        """
+        if self.learning_params is not None and learning is not False:
+            return dict(self.learning_params)
         return dict(self.default_params)
+
+    def default_clock_for(self, params=None) -> float:
+        """Default clock in Hz of a build of ``params`` (a learning core may run slower)."""
+        if params is not None and params.learning and self.learning_clock is not None:
+            return self.learning_clock
+        return self.default_clock
 
     def platform(self, device: str):
         """A new Amaranth platform of the board with FPGA ``device``."""
@@ -324,11 +411,14 @@ class Board:
         names = ", ".join(s.name for s in self.clock_sources)
         raise ValueError(f"--clock-source must be one of {names} on {self.name}, got {name!r}")
 
-    def plan_clock(self, freq: float | None = None, source: str | None = None) -> ClockPlan:
-        """How to make a ``sync`` clock of ``freq`` Hz (the default clock if ``None``).
+    def plan_clock(self, freq: float | None = None, source: str | None = None,
+                   params=None) -> ClockPlan:
+        """How to make a ``sync`` clock of ``freq`` Hz (if ``None``, the default clock of a
+        build of ``params``: :meth:`default_clock_for`).
 
-        A frequency the source gives directly uses no PLL; any other goes through the PLL,
-        whose output must be within 0.5 % of the request.
+        A frequency the source gives directly uses no PLL, nor does one its divisors make
+        (divided in logic); any other goes through the PLL, whose output must be within
+        0.5 % of the request.
 
         Raises
         ------
@@ -336,7 +426,7 @@ class Board:
             The clock cannot be made; the message names ``--clock`` and what is possible.
         """
         src = self.clock_source(source)
-        requested = self.default_clock if freq is None else freq
+        requested = self.default_clock_for(params) if freq is None else freq
         is_number = isinstance(requested, (int, float)) and not isinstance(requested, bool)
         if not (is_number and math.isfinite(requested) and requested > 0):
             shown = f"{requested / MHZ:g}" if is_number else repr(requested)
@@ -344,12 +434,19 @@ class Board:
         for direct in src.direct:
             if abs(direct - requested) <= 1e-6 * direct:
                 return ClockPlan(source=src, freq=direct, requested=requested)
-        direct_text = ", ".join(f"{f / MHZ:g}" for f in src.direct)
+        for divided, divider in src.divided().items():
+            if abs(divided - requested) <= 1e-6 * divided:
+                return ClockPlan(source=src, freq=divided, requested=requested,
+                                 divider=divider)
+        direct_text = ", ".join(f"{f / MHZ:g}" for f in src.direct) + " MHz"
+        if src.divided():
+            direct_text += ("; divided in logic: "
+                            + ", ".join(f"{f / MHZ:g}" for f in src.divided()) + " MHz")
         try:
             pll = self._pll(src, requested)
         except ValueError as err:
             raise ValueError(f"--clock {requested / MHZ:g} MHz cannot be made on {self.name}: "
-                             f"{err} (without the PLL: {direct_text} MHz)") from None
+                             f"{err} (without the PLL: {direct_text})") from None
         if abs(pll.output_freq - requested) > CLOCK_TOLERANCE * requested:
             raise ValueError(f"--clock {requested / MHZ:g} MHz cannot be made on {self.name}: "
                              f"the nearest PLL output from {src.freq / MHZ:g} MHz is "
@@ -359,7 +456,7 @@ class Board:
     def fastest_clock(self, limit: float, source: str | None = None) -> ClockPlan | None:
         """The fastest clock of at most ``limit`` Hz that the board makes, or ``None``."""
         src = self.clock_source(source)
-        candidates = [f for f in src.direct if f <= limit]
+        candidates = [f for f in (*src.direct, *src.divided()) if f <= limit]
         pll_input = self.pll_input(src)
         outputs = (ice40_pll_outputs if self.family == "ice40" else ecp5_pll_outputs)(pll_input)
         candidates += [f for f in outputs if f <= limit]
@@ -463,8 +560,9 @@ class BoardTop(Elaboratable):
     """Top level of a board build: a :class:`~rtl.link_top.LinkedCore` on the board's pins.
 
     Subclasses implement :meth:`uart` (the serial lines), :meth:`activity_led`, for PLL
-    clocks :meth:`pll` (the PLL instance), and :meth:`direct_clock` when the platform's
-    default clock is not the one to use.
+    clocks :meth:`pll` (the PLL instance), for clocks divided in logic
+    :meth:`divided_clock`, and :meth:`direct_clock` when the platform's default clock is
+    not the one to use.
 
     Parameters
     ----------
@@ -491,6 +589,9 @@ class BoardTop(Elaboratable):
         m = Module()
         if self.clock.pll is not None:
             self._own_domain(m, platform, *self.pll(m, platform))
+        elif self.clock.divider is not None:
+            # The divider starts with the configured chip: no lock to wait for.
+            self._own_domain(m, platform, self.divided_clock(m, platform), 1)
         else:
             source = self.direct_clock(m, platform)
             if source is not None:
@@ -546,6 +647,10 @@ class BoardTop(Elaboratable):
 
     def pll(self, m, platform):
         """Instantiate the PLL of :attr:`clock`; returns its output clock and lock signal."""
+        raise NotImplementedError
+
+    def divided_clock(self, m, platform):
+        """The source of :attr:`clock` divided by its ``divider`` in logic (a clock signal)."""
         raise NotImplementedError
 
     def direct_clock(self, m, platform):

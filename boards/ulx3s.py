@@ -129,7 +129,8 @@ class ULX3S(Board):
     def platform(self, device):
         return _PLATFORMS[device]()
 
-    def params_for(self, device):
+    def params_for(self, device, learning=None):
+        # Each device's default says whether it learns; --learning/--no-learning override it.
         return dict(self.device_params[device])
 
     def top(self, params, clock, baud):

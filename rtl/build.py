@@ -16,7 +16,8 @@ already. The tools' output goes to ``build.log`` in the build directory while a 
 shows their progress.
 
 Every option is checked before the tools run: network sizes against their ranges and the
-memories that hold them, the clock against what the board's oscillator and PLL can make.
+memories that hold them, the clock against what the board's oscillator, its dividers in
+logic and its PLL can make.
 After the build, ``report.json`` holds the resources used and available (from nextpnr's
 ``--report``), the achieved Fmax against the clock, and the network capacity; a resource
 that overflows the device is reported by name and amount.
@@ -400,10 +401,27 @@ def dsp_path_delay(report: dict[str, Any]) -> float | None:
     return max(into) + ICE40_DSP_COMB_NS + max(out)
 
 
-def _fmax(report: dict[str, Any]) -> float | None:
-    """Lowest achieved Fmax in MHz over the clocks of a nextpnr report."""
-    values = [clock["achieved"] for name, clock in report.get("fmax", {}).items()
-              if _DSP_CLOCK not in name]
+def _clocks(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The clocks of a nextpnr report (not the DSP's constant): achieved and constraint."""
+    return {name: clock for name, clock in report.get("fmax", {}).items()
+            if _DSP_CLOCK not in name}
+
+
+def _is_core_clock(clock: dict[str, float], clock_mhz: float) -> bool:
+    constraint = clock.get("constraint")
+    return constraint is not None and abs(constraint - clock_mhz) <= 0.01 * clock_mhz
+
+
+def _fmax(report: dict[str, Any], clock_mhz: float) -> float | None:
+    """Lowest achieved Fmax in MHz over the clocks of a nextpnr report constrained to the
+    core's ``clock_mhz`` (all clocks when none is).
+
+    A clock divided in logic leaves a second clock, the oscillator, that only drives the
+    divider's counter; its Fmax says nothing about the core.
+    """
+    clocks = _clocks(report)
+    core = [c["achieved"] for c in clocks.values() if _is_core_clock(c, clock_mhz)]
+    values = core or [c["achieved"] for c in clocks.values()]
     return min(values) if values else None
 
 
@@ -426,9 +444,12 @@ def timing(report: dict[str, Any], clock_mhz: float) -> dict[str, Any]:
     ``fmax_mhz`` is nextpnr's Fmax (the paths it times from register to register);
     ``fmax_dsp_mhz`` bounds the paths through combinational DSPs, which nextpnr-ice40 does not
     time as a whole (:func:`dsp_path_delay`); ``fmax_effective_mhz`` is the lower of the two,
-    and timing is met when it is at least the clock.
+    and timing is met when it is at least the clock, and every other clock (the oscillator
+    of a clock divided in logic) reaches its own constraint.
     """
-    fmax = _fmax(report)
+    fmax = _fmax(report, clock_mhz)
+    others_met = all(c["achieved"] >= c["constraint"] for c in _clocks(report).values()
+                     if not _is_core_clock(c, clock_mhz) and c.get("constraint") is not None)
     dsp = dsp_path_delay(report)
     fmax_dsp = None if dsp is None else 1000 / dsp
     candidates = [f for f in (fmax, fmax_dsp) if f is not None]
@@ -437,7 +458,7 @@ def timing(report: dict[str, Any], clock_mhz: float) -> dict[str, Any]:
         "fmax_mhz": None if fmax is None else round(fmax, 2),
         "fmax_dsp_mhz": None if fmax_dsp is None else round(fmax_dsp, 2),
         "fmax_effective_mhz": None if effective is None else round(effective, 2),
-        "timing_met": effective is not None and effective >= clock_mhz,
+        "timing_met": effective is not None and effective >= clock_mhz and others_met,
         "critical_path": _critical_path(report),
     }
 
@@ -639,7 +660,7 @@ def build(board, params: CoreParams, *, device: str | None = None, clock=None,
     device : str, optional
         FPGA variant (default: the board's first).
     clock : boards.base.ClockPlan, optional
-        Default: the board's default clock.
+        Default: the board's default clock for ``params``.
     baud : float
         Baud rate of the host link.
     build_dir : Path, optional
@@ -656,7 +677,7 @@ def build(board, params: CoreParams, *, device: str | None = None, clock=None,
         failed; ``report.json`` is written in every case where a tool ran.
     """
     device = board.default_device if device is None else device
-    clock = board.plan_clock() if clock is None else clock
+    clock = board.plan_clock(params=params) if clock is None else clock
     if build_dir is None:
         suffix = "" if device == board.default_device else f"-{device.lower()}"
         build_dir = Path("build") / f"{board.name}{suffix}"
@@ -774,7 +795,8 @@ def format_table(report: dict[str, Any]) -> str:
     clock = report["clock"]
     lines = [f"delaycore on {report['board']} ({report['device']}), clock "
              f"{clock['mhz']:g} MHz from {clock['source']}"
-             + (" through the PLL" if clock["pll"] else "")]
+             + (" through the PLL" if clock["pll"] else "")
+             + (f" divided by {clock['divider']} in logic" if clock.get("divider") else "")]
     lines.append(f"  {'resource':<26}{'used':>8}{'available':>11}{'use':>7}")
     for key, label, _, _ in _RESOURCES[family]:
         value = report.get("resources", {}).get(key)
@@ -818,7 +840,9 @@ def list_boards() -> str:
                if len(board.devices) > 1 else ""),
             "  clock sources: " + "; ".join(
                 f"{s.name} {s.freq / 1e6:g} MHz ({s.description})" for s in board.clock_sources),
-            f"  default clock: {board.default_clock / 1e6:g} MHz",
+            f"  default clock: {board.default_clock_for(params) / 1e6:g} MHz"
+            + (f" ({board.default_clock / 1e6:g} MHz with --no-learning)"
+               if board.default_clock_for(params) != board.default_clock else ""),
             f"  UART: {board.uart_pins}",
             f"  activity LED: {board.led}",
             (f"  default capacity: {params.max_in} in, {params.max_hidden} hidden, "
@@ -932,14 +956,16 @@ def _flag_message(message: str) -> str:
 def resolve_params(board, device: str, overrides: dict[str, Any]) -> CoreParams:
     """The board's default parameters on ``device`` with ``overrides``, checked.
 
-    ``max_synapses`` follows the sizes (their dense maximum) unless it is given.
+    ``max_synapses`` follows the sizes (their dense maximum) unless it is given. A board
+    whose default is a learning core (``Board.learning_params``) starts from its inference
+    default when ``overrides`` turn ``learning`` off.
 
     Raises
     ------
     BuildError
         A value is out of its range; the message names the option.
     """
-    values = board.params_for(device)
+    values = board.params_for(device, overrides.get("learning"))
     values.update(overrides)
     try:
         return CoreParams(**values)
@@ -969,7 +995,7 @@ def main(argv: list[str] | None = None) -> int:
         params = resolve_params(board, device, overrides)
         check_fit(params, board, device)
         clock = board.plan_clock(None if args.clock is None else args.clock * 1e6,
-                                 args.clock_source)
+                                 args.clock_source, params)
     except (BuildError, ValueError) as err:
         parser.error(str(err))
 

@@ -47,7 +47,9 @@ def test_list_boards(capsys):
     for name in BOARD_NAMES:
         assert f"{name}: " in out
     assert "FT2232H channel B: FPGA rx pin 6, tx pin 9" in out
-    assert "26624 synapses in spram, d_max 32" in out
+    assert "32 in, 112 hidden, 10 out, 17248 synapses in spram, d_max 32, learning" in out
+    assert "default clock: 6 MHz (12 MHz with --no-learning)" in out
+    assert "26624 synapses in spram, d_max 32" in out     # the UPduino
 
 
 def test_board_required(capsys):
@@ -70,16 +72,20 @@ def test_unknown_board():
     (["--weight-bits", "16", "--d-max", "64", "--max-synapses", "40000"],
      ("--max-synapses must be in [1, 32768] for 22-bit synapse words in SPRAM "
       "(--synapse-memory spram), got 40000")),
-    # The default sizes with recurrence need more than the 65536 words of the SYN region.
+    # 256 inputs and 256 hidden neurons with recurrence (and the learning default's 10
+    # readouts) need more than the 65536 words of the SYN region.
     (["--max-in", "256", "--max-hidden", "256"],
-     "--max-synapses must be in [1, 65536], got 135168"),
-    (["--synapse-memory", "bram"],
+     "--max-synapses must be in [1, 65536], got 133632"),
+    (["--no-learning", "--synapse-memory", "bram"],
      "block RAM overflows: the memories need at least 101 of the 30 blocks of the UP5K"),
-    (["--synapse-memory", "bram"],
+    (["--no-learning", "--synapse-memory", "bram"],
      ("--max-synapses 5120 is the most that fits, or put the synapses in SPRAM with "
       "--synapse-memory spram")),
     (["--clock", "13"], ("--clock 13 MHz cannot be made on icebreaker: the iCE40 PLL makes 16 "
-                         "to 275 MHz, not 13 MHz (without the PLL: 12 MHz)")),
+                         "to 275 MHz, not 13 MHz (without the PLL: 12 MHz; divided in logic: "
+                         "6, 4, 3 MHz)")),
+    (["--clock", "5"], ("--clock 5 MHz cannot be made on icebreaker: the iCE40 PLL makes 16 "
+                        "to 275 MHz, not 5 MHz")),
     (["--clock", "0"], "--clock must be a positive frequency in MHz, got 0"),
     (["--clock-source", "hfosc"], "--clock-source must be one of clk12 on icebreaker"),
     (["--device", "85F"], "--device must be one of UP5K on icebreaker, got 85F"),
@@ -108,14 +114,25 @@ def test_option_errors_ulx3s(capsys):
 def test_resolve_params_defaults():
     board = get_board("icebreaker")
     params = rb.resolve_params(board, "UP5K", {})
-    # The goal of the default iCEBreaker build: at least 16k synapses with delays up to 31
-    # steps, in SPRAM.
+    # The goal of the default iCEBreaker build: the learning core, weights and delays, with
+    # at least 16k synapses with delays up to 31 steps, in SPRAM, and the trace rings too.
+    assert params.learning and params.delay_learning
+    assert params.max_synapses == 17248
     assert params.max_synapses >= 16384
     assert params.d_max >= 32
-    assert params.synapse_memory == "spram"
+    assert params.synapse_memory == params.trace_memory == "spram"
+    assert (params.v_bits, params.y_bits, params.l_bits, params.trace_bits) == (8, 8, 8, 5)
     # Sizes given, max_synapses follows them.
     params = rb.resolve_params(board, "UP5K", {"max_in": 10, "max_hidden": 20})
-    assert params.max_synapses == 20 * 30 + 16 * 20
+    assert params.max_synapses == 20 * 30 + 10 * 20
+    # Without learning: the inference core at the former capacity.
+    params = rb.resolve_params(board, "UP5K", {"learning": False})
+    assert (params.max_in, params.max_hidden, params.max_out) == (64, 128, 16)
+    assert params.max_synapses == 26624 and not params.learning
+    assert params.v_bits == CoreParams().v_bits
+    # --learning on a board whose default learns changes nothing.
+    assert rb.resolve_params(board, "UP5K", {"learning": True}) == rb.resolve_params(
+        board, "UP5K", {})
     ulx3s = get_board("ulx3s")
     assert rb.resolve_params(ulx3s, "12F", {}).max_hidden < rb.resolve_params(
         ulx3s, "85F", {}).max_hidden
@@ -195,6 +212,18 @@ def test_clock_plans():
     icebreaker, upduino, ulx3s = (get_board(n) for n in ("icebreaker", "upduino", "ulx3s"))
     assert icebreaker.plan_clock().pll is None
     assert icebreaker.plan_clock().freq == 12 * MHZ
+    # The learning core runs at the oscillator divided by 2 in logic: below the PLL's range.
+    learning = rb.resolve_params(icebreaker, "UP5K", {})
+    plan = icebreaker.plan_clock(params=learning)
+    assert (plan.freq, plan.divider, plan.pll) == (6 * MHZ, 2, None)
+    assert plan.describe() == "6 MHz from clk12 divided by 2 in logic"
+    assert plan.as_dict()["divider"] == 2
+    inference = rb.resolve_params(icebreaker, "UP5K", {"learning": False})
+    assert icebreaker.plan_clock(params=inference).divider is None
+    assert icebreaker.plan_clock(params=inference).freq == 12 * MHZ
+    assert icebreaker.plan_clock(4 * MHZ).divider == 3
+    assert icebreaker.plan_clock(3 * MHZ, params=inference).divider == 4
+    assert icebreaker.plan_clock(12 * MHZ, params=learning).divider is None
     assert icebreaker.plan_clock(18 * MHZ).pll.dividers["DIVF"] == 47
     # The UPduino's internal oscillator makes 48/24/12/6 MHz without a PLL; others use the
     # PLL from its 12 MHz.
@@ -214,7 +243,9 @@ def test_fastest_clock():
     assert icebreaker.fastest_clock(21.4 * MHZ).freq == 21.375 * MHZ
     assert icebreaker.fastest_clock(16.3 * MHZ).pll.dividers["DIVF"] == 85
     assert icebreaker.fastest_clock(15 * MHZ).freq == 12 * MHZ
-    assert icebreaker.fastest_clock(11 * MHZ) is None     # below the PLL and the oscillator
+    assert icebreaker.fastest_clock(11 * MHZ).describe() == "6 MHz from clk12 divided by 2 in logic"
+    assert icebreaker.fastest_clock(3.5 * MHZ).divider == 4
+    assert icebreaker.fastest_clock(2 * MHZ) is None      # below every divisor
     assert upduino.fastest_clock(11 * MHZ).describe() == "6 MHz from hfosc"
     assert ulx3s.fastest_clock(19.5 * MHZ).freq == 18.75 * MHZ
 
@@ -290,9 +321,30 @@ def test_timing():
     assert rb.timing(report, 18.0)["fmax_effective_mhz"] == 22.41
 
 
+def test_clock_divisors():
+    from boards.base import ClockSource
+
+    source = ClockSource("osc", 12 * MHZ, "test", (12 * MHZ, 6 * MHZ), divisors=(2, 3))
+    assert source.divided() == {4 * MHZ: 3}       # 6 MHz is direct already
+    with pytest.raises(ValueError, match="a clock divisor must be an integer of at least 2, "
+                                         "got 1"):
+        ClockSource("osc", 12 * MHZ, "test", (12 * MHZ,), divisors=(1,))
+
+
+def test_timing_divided_clock():
+    # A clock divided in logic: the core's clock and the oscillator that only drives the
+    # divider; the core's counts, the oscillator must reach its own constraint.
+    report = {"fmax": {"clk_div": {"achieved": 11.9, "constraint": 6.0},
+                       "clk12_0__io": {"achieved": 180.0, "constraint": 12.0}}}
+    verdict = rb.timing(report, 6.0)
+    assert verdict["fmax_mhz"] == 11.9 and verdict["timing_met"]
+    report["fmax"]["clk12_0__io"]["achieved"] = 11.0
+    assert not rb.timing(report, 6.0)["timing_met"]
+
+
 def test_format_table():
     board = get_board("icebreaker")
-    params = rb.resolve_params(board, "UP5K", {})
+    params = rb.resolve_params(board, "UP5K", {"learning": False})
     saved = _saved_report()
     cells = rb.parse_yosys_cells((DATA / "yosys-stat-icebreaker.rpt").read_text())
     report = {
@@ -395,6 +447,9 @@ def test_program_without_programmer(monkeypatch, tmp_path):
     ("icebreaker", [], ["set_io uart_0__rx__io 6", "set_io uart_0__tx__io 9",
                         "set_io led_g_0__io 37"]),
     ("icebreaker", ["--clock", "16"], ["SB_PLL40_PAD", "set_frequency pll_clk 15.9375"]),
+    # The learning default: 6 MHz, the oscillator divided by 2 on a global buffer.
+    ("icebreaker", [], ["SB_GB", "set_frequency clk_div 6.0", "set_frequency clk12_0__io 12.0"]),
+    ("icebreaker", ["--clock", "4"], ["SB_GB", "set_frequency clk_div 4.0"]),
     ("upduino", [], ["SB_HFOSC", "SB_RGBA_DRV", "set_io uart_1__rx__io 15",
                      "set_io uart_1__tx__io 14", "set_io flash_cs_n_0__io 16"]),
     ("upduino", ["--clock", "18"], ["SB_PLL40_CORE", "SB_HFOSC"]),
@@ -409,6 +464,17 @@ def test_dry_run(capsys, tmp_path, board, argv, expect):
                    if p.suffix in (".il", ".pcf", ".lpf"))
     for snippet in expect:
         assert snippet in text, snippet
+
+
+def test_dry_run_no_learning(capsys, tmp_path):
+    # --no-learning: the inference core at the oscillator's 12 MHz, no divider.
+    status, _, err = run_main(capsys, "--board", "icebreaker", "--dry-run", "--no-learning",
+                              "--out", str(tmp_path), "--max-in", "4", "--max-hidden", "4",
+                              "--max-out", "2")
+    assert status == 0, err
+    assert "12 MHz from clk12\n" in err
+    text = "".join(p.read_text() for p in tmp_path.iterdir() if p.suffix in (".il", ".pcf"))
+    assert "clk_div" not in text
 
 
 # -- bitstreams --------------------------------------------------------------------------------------------
