@@ -1,7 +1,8 @@
 """UPduino v3 (tinyVision.ai): iCE40 UP5K-SG48 with an FT232H for programming.
 
 - Clock: the UP5K's internal 48 MHz oscillator (``SB_HFOSC``, divided to 48/24/12/6 MHz),
-  so that no soldering is needed. It is only specified to +-10 %, which a UART at 2 %
+  so that no soldering is needed; 12 MHz for the inference core, 6 MHz for the learning
+  core (the default build). It is only specified to +-10 %, which a UART at 2 %
   tolerance may not survive on every chip; ``--clock-source clk12`` uses the board's
   12 MHz crystal oscillator instead, once the ``OSC`` jumper connects it to pin 20.
 - UART: the FT232H is the board's only USB device. After configuration it works as a serial
@@ -27,10 +28,12 @@ from .base import (
     BoardTop,
     ClockSource,
     Programmer,
+    ice40_divided_clock,
     request_input,
     request_output,
     request_uart,
 )
+from .icebreaker import ICEBreaker
 
 __all__ = ["BOARD", "UPduino", "UPduinoTop"]
 
@@ -90,6 +93,11 @@ class UPduinoTop(BoardTop):
             return self._hfosc(m, self.clock.freq), 1
         return request_input(m, platform, "clk12", 0), 1
 
+    def divided_clock(self, m, platform):
+        # Only the 12 MHz oscillator is divided in logic: SB_HFOSC divides itself.
+        return ice40_divided_clock(m, request_input(m, platform, "clk12", 0),
+                                   self.clock.divider)
+
     def pll(self, m, platform):
         clk, locked = Signal(name="pll_clk"), Signal(name="pll_locked")
         if self.clock.source.name == "hfosc":
@@ -125,15 +133,19 @@ class UPduino(Board):
     clock_sources = (
         ClockSource("hfosc", 48 * MHZ, "internal oscillator SB_HFOSC, +-10 %",
                     tuple(sorted(_HFOSC_DIV, reverse=True))),
+        # 6, 4 and 3 MHz divided in logic, as on the iCEBreaker.
         ClockSource("clk12", 12 * MHZ, "12 MHz oscillator on pin 20, needs the OSC jumper",
-                    (12 * MHZ,)),
+                    (12 * MHZ,), divisors=(2, 3, 4)),
     )
     default_clock = 12 * MHZ
-    # The same device as the iCEBreaker: the same default capacity.
+    # The same device as the iCEBreaker: the same default capacities, the learning core by
+    # default at the same 6 MHz (here SB_HFOSC's own divider).
     default_params: ClassVar[dict[str, Any]] = {
         "max_in": 64, "max_hidden": 128, "max_out": 16, "d_max": 32, "recurrent": True,
         "synapse_memory": "spram",
     }
+    learning_params: ClassVar[dict[str, Any]] = ICEBreaker.learning_params
+    learning_clock = ICEBreaker.learning_clock
     uart_pins = ("FT232H in UART mode: FPGA rx pin 15, tx pin 14 (the flash lines; flash "
                  "chip select pin 16 held high)")
     led = "green channel of the RGB LED (pin 39, SB_RGBA_DRV)"

@@ -839,7 +839,10 @@ def list_boards() -> str:
             + (f" (default {board.default_device}; the capacity below is its)"
                if len(board.devices) > 1 else ""),
             "  clock sources: " + "; ".join(
-                f"{s.name} {s.freq / 1e6:g} MHz ({s.description})" for s in board.clock_sources),
+                f"{s.name} {s.freq / 1e6:g} MHz ({s.description}"
+                + (f"; divided in logic: {', '.join(f'{f / 1e6:g}' for f in s.divided())} MHz"
+                   if s.divided() else "") + ")"
+                for s in board.clock_sources),
             f"  default clock: {board.default_clock_for(params) / 1e6:g} MHz"
             + (f" ({board.default_clock / 1e6:g} MHz with --no-learning)"
                if board.default_clock_for(params) != board.default_clock else ""),

@@ -49,7 +49,8 @@ def test_list_boards(capsys):
     assert "FT2232H channel B: FPGA rx pin 6, tx pin 9" in out
     assert "32 in, 112 hidden, 10 out, 17248 synapses in spram, d_max 32, learning" in out
     assert "default clock: 6 MHz (12 MHz with --no-learning)" in out
-    assert "26624 synapses in spram, d_max 32" in out     # the UPduino
+    assert "clk12 12 MHz (on-board oscillator, pin 35; divided in logic: 6, 4, 3 MHz)" in out
+    assert out.count("17248 synapses in spram, d_max 32, learning") == 2   # and the UPduino
 
 
 def test_board_required(capsys):
@@ -231,6 +232,14 @@ def test_clock_plans():
     assert upduino.plan_clock(24 * MHZ).pll is None
     assert upduino.plan_clock(18 * MHZ).pll.input_freq == 12 * MHZ
     assert upduino.plan_clock(12 * MHZ, "clk12").source.name == "clk12"
+    # The UPduino's learning core: 6 MHz from SB_HFOSC's divider, or the 12 MHz oscillator
+    # divided in logic.
+    up_learning = rb.resolve_params(upduino, "UP5K", {})
+    assert up_learning.learning and up_learning.max_synapses == 17248
+    assert upduino.plan_clock(params=up_learning).describe() == "6 MHz from hfosc"
+    assert upduino.plan_clock(None, "clk12", up_learning).divider == 2
+    assert upduino.plan_clock(params=rb.resolve_params(upduino, "UP5K", {"learning": False})
+                              ).freq == 12 * MHZ
     # A PLL output close enough to the request is accepted and reported as it is.
     plan = ulx3s.plan_clock(33.3 * MHZ)
     assert plan.freq == pytest.approx(33.333333 * MHZ)
@@ -453,6 +462,7 @@ def test_program_without_programmer(monkeypatch, tmp_path):
     ("upduino", [], ["SB_HFOSC", "SB_RGBA_DRV", "set_io uart_1__rx__io 15",
                      "set_io uart_1__tx__io 14", "set_io flash_cs_n_0__io 16"]),
     ("upduino", ["--clock", "18"], ["SB_PLL40_CORE", "SB_HFOSC"]),
+    ("upduino", ["--clock-source", "clk12"], ["SB_GB", "set_frequency clk_div 6.0"]),
     ("ulx3s", ["--clock", "30"], ["EHXPLLL", 'LOCATE COMP "uart_0__rx__io" SITE "M1"']),
 ])
 def test_dry_run(capsys, tmp_path, board, argv, expect):
