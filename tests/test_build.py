@@ -6,7 +6,8 @@ messages it gives, the capacity checks, clock plans and PLL dividers (against wh
 from real builds in ``tests/data/``), the progress display around a stand-in tool script,
 and the build files of every board (``--dry-run``, which elaborates the whole design).
 
-The bitstream builds themselves are ``slow`` (``python -m pytest -m slow``).
+The iCEBreaker bitstream build runs in the default suite (the board build of the README);
+the other boards' bitstream builds are ``slow`` (``python -m pytest -m slow``).
 """
 
 from __future__ import annotations
@@ -490,8 +491,36 @@ def test_dry_run_no_learning(capsys, tmp_path):
 # -- bitstreams --------------------------------------------------------------------------------------------
 
 
+def test_icebreaker_command_builds_the_learning_core(tmp_path):
+    """The board build of the README, as a user runs it, in the default suite: the learning
+    core on the UP5K with >= 16k synapses and D_MAX >= 32, timing met at the clock used.
+
+    About a minute once the YoWASP tools are compiled (their first call compiles them, a few
+    minutes on a fresh machine).
+    """
+    import subprocess
+    import sys
+
+    out = tmp_path / "icebreaker"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rtl.build", "--board", "icebreaker", "--out", str(out),
+         "--no-progress"],
+        capture_output=True, text=True, timeout=1800, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, f"rtl.build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "ok" and report["timing_met"], report
+    assert report["capacity"]["learning"], report["capacity"]
+    assert report["capacity"]["synapses"] >= 16384
+    assert report["capacity"]["d_max"] >= 32
+    assert report["resources"]["spram"]["used"] >= 1
+    assert any(path.suffix == ".bin" and path.stat().st_size > 100_000
+               for path in out.iterdir()), sorted(p.name for p in out.iterdir())
+    # The report is printed too.
+    assert "timing" in proc.stdout.lower()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", BOARD_NAMES)
+@pytest.mark.parametrize("name", [name for name in BOARD_NAMES if name != "icebreaker"])
 def test_build_bitstream(tmp_path, name):
     board = get_board(name)
     params = rb.resolve_params(board, board.default_device, {})
