@@ -838,6 +838,32 @@ def _network_summary(net: Network) -> dict:
     return summary
 
 
+def load_training_inputs(args, learn: tuple[bool, bool] | None
+                         ) -> tuple[Network, SampleSet, SampleSet, tuple[bool, bool]]:
+    """Read ``--net``, ``--train`` and ``--test`` of a training command and apply ``--learn``.
+
+    ``learn`` is the parsed ``--learn`` (``None``: what the network's rule says, or weights
+    and, if the network has any, delays). Returns the network with that learning switched
+    on, the two sample sets and the settled ``(weights, delays)``. Raises ``NetworkError``/``DataError`` for unreadable files
+    and ``_UsageError`` for flags that do not fit the files. Shared by ``golden.train`` and
+    ``sim.train``, so both read their inputs the same way.
+    """
+    net = load_network(args.net)
+    train_set = load_samples(args.train, n_in=net.n_in, n_classes=net.n_out)
+    test_set = load_samples(args.test, n_in=net.n_in, n_classes=net.n_out)
+    if learn is None:
+        learn = ((net.learning.learn_weights, net.learning.learn_delays)
+                 if net.learning is not None else (True, has_learnable_delays(net)))
+    if learn[1] and not has_learnable_delays(net):
+        raise _UsageError(f"--learn {learn_name(*learn)}: {args.net} has no delays to learn "
+                          f"(delay_in, delay_rec and delay_out are all 'none')")
+    if train_set.n_steps != test_set.n_steps:
+        # Not needed by the model, but a mismatch almost always means mixed-up files.
+        raise _UsageError(f"--test has {test_set.n_steps} steps per sample but --train has "
+                          f"{train_set.n_steps}")
+    return with_learning(net, *learn), train_set, test_set, learn
+
+
 def _main_train(argv: list[str]) -> int:
     parser = _train_parser()
     try:
@@ -864,22 +890,9 @@ def _main_train(argv: list[str]) -> int:
         return _fail(str(err))
 
     try:
-        net = load_network(args.net)
-        train_set = load_samples(args.train, n_in=net.n_in, n_classes=net.n_out)
-        test_set = load_samples(args.test, n_in=net.n_in, n_classes=net.n_out)
-    except (NetworkError, DataError) as err:
+        net, train_set, test_set, learn = load_training_inputs(args, learn)
+    except (NetworkError, DataError, _UsageError) as err:
         return _fail(str(err))
-    if learn is None:
-        learn = ((net.learning.learn_weights, net.learning.learn_delays)
-                 if net.learning is not None else (True, has_learnable_delays(net)))
-    if learn[1] and not has_learnable_delays(net):
-        return _fail(f"--learn {learn_name(*learn)}: {args.net} has no delays to learn "
-                     f"(delay_in, delay_rec and delay_out are all 'none')")
-    if train_set.n_steps != test_set.n_steps:
-        # Not needed by the model, but a mismatch almost always means mixed-up files.
-        return _fail(f"--test has {test_set.n_steps} steps per sample but --train has "
-                     f"{train_set.n_steps}")
-    net = with_learning(net, *learn)
 
     started = time.perf_counter()
     try:

@@ -48,8 +48,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from golden.data import DataError, load_samples
-from golden.network import Network, NetworkError, load_network, save_network
+from golden.data import DataError
+from golden.network import Network, NetworkError, save_network
 from golden.train import (
     _check_suffix,
     _int_flag,
@@ -58,10 +58,10 @@ from golden.train import (
     _UsageError,
     has_learnable_delays,
     learn_name,
+    load_training_inputs,
     parse_learn,
     plot_training,
     train,
-    with_learning,
 )
 
 __all__ = ["CHECKS", "EXIT_INPUT_ERROR", "EXIT_MISMATCH", "RTLTrainError", "core_params",
@@ -334,21 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(err))
 
     try:
-        net = load_network(args.net)
-        train_set = load_samples(args.train, n_in=net.n_in, n_classes=net.n_out)
-        test_set = load_samples(args.test, n_in=net.n_in, n_classes=net.n_out)
-    except (NetworkError, DataError) as err:
+        net, train_set, test_set, learn = load_training_inputs(args, learn)
+    except (NetworkError, DataError, _UsageError) as err:
         return _fail(str(err))
-    if learn is None:
-        learn = ((net.learning.learn_weights, net.learning.learn_delays)
-                 if net.learning is not None else (True, has_learnable_delays(net)))
-    if learn[1] and not has_learnable_delays(net):
-        return _fail(f"--learn {learn_name(*learn)}: {args.net} has no delays to learn "
-                     f"(delay_in, delay_rec and delay_out are all 'none')")
-    if train_set.n_steps != test_set.n_steps:
-        return _fail(f"--test has {test_set.n_steps} steps per sample but --train has "
-                     f"{train_set.n_steps}")
-    net = with_learning(net, *learn)
     try:
         params = core_params(net)
     except ValueError as err:
