@@ -19,17 +19,14 @@ Environment variables:
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
-import time
 
 import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.simtime import get_sim_time
 from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles
 from cocotbext.uart import UartSink, UartSource
@@ -40,9 +37,11 @@ from host import protocol as proto
 from host.device import Device, LearningUnsupportedError
 from host.protocol import Command, DeviceError, Status, StepFlag
 from rtl import memory_map as mm
+from sim.cocotb_report import TestReport
 from sim.variants import CoreVariant
 
-_REPORT: dict = {"tests": {}, "failures": []}
+_REPORT = TestReport()
+_record = _REPORT.record
 
 
 # -- harness ----------------------------------------------------------------------------------
@@ -124,36 +123,6 @@ class LinkHarness:
     async def run(self, func, *args):
         """Run blocking host code ``func(*args)`` (which may use :attr:`device`)."""
         return await bridge(func)(*args)
-
-
-def _record(name: str):
-    """Decorator: time a test and record it (and its failure) in the JSON report."""
-    def wrap(test):
-        @functools.wraps(test)
-        async def wrapper(dut):
-            started = time.perf_counter()
-            sim_start = get_sim_time("ns")
-            entry = {"failure": None}
-            try:
-                await test(dut)
-            except BaseException as err:
-                entry["failure"] = f"{name}: {type(err).__name__}: {err}".splitlines()[0]
-                _REPORT["failures"].append(entry["failure"])
-                raise
-            finally:
-                entry["seconds"] = time.perf_counter() - started
-                entry["sim_ns"] = get_sim_time("ns") - sim_start
-                _REPORT["tests"][name] = entry
-                _write_report()
-        return cocotb.test()(wrapper)
-    return wrap
-
-
-def _write_report() -> None:
-    path = os.environ.get("DELAYCORE_REPORT")
-    if path:
-        with open(path, "w") as handle:
-            json.dump(_REPORT, handle, indent=1)
 
 
 # -- register contents ------------------------------------------------------------------------
