@@ -54,11 +54,11 @@ is low.
 
 from amaranth.hdl import C, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import enum, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from . import memory_map as mm
+from .block_ram import block_ram
 from .bus import DATA_WIDTH, ConfigBus
 from .delay_line import DelayLineMemory
 from .learning import LearningEngine, _above
@@ -142,28 +142,24 @@ class Core(wiring.Component):
         m.submodules.rings = rings = DelayLineMemory(p.n_sources, p.ring)
         m.submodules.neuron = neuron = NeuronUnit(p)
 
-        def memory(name, shape, depth):
-            mem = Memory(shape=shape, depth=depth, init=[])
-            m.submodules[name] = mem
-            return mem.read_port(), mem.write_port()
-
-        axon_rd, axon_wr = memory("axon", unsigned(p.delay_bits), p.axon_depth)
-        alpha_rd, alpha_wr = memory("alpha", unsigned(p.decay_bits), p.max_hidden)
-        theta_rd, theta_wr = memory("theta", unsigned(p.v_bits - 1), p.max_hidden)
-        v_rd, v_wr = memory("v", signed(p.v_bits), p.max_hidden)
-        kappa_rd, kappa_wr = memory("kappa", unsigned(p.decay_bits), p.max_out)
-        y_rd, y_wr = memory("y", signed(p.y_bits), p.max_out)
+        axon_rd, axon_wr = block_ram(m, "axon", unsigned(p.delay_bits), p.axon_depth)
+        alpha_rd, alpha_wr = block_ram(m, "alpha", unsigned(p.decay_bits), p.max_hidden)
+        theta_rd, theta_wr = block_ram(m, "theta", unsigned(p.v_bits - 1), p.max_hidden)
+        v_rd, v_wr = block_ram(m, "v", signed(p.v_bits), p.max_hidden)
+        kappa_rd, kappa_wr = block_ram(m, "kappa", unsigned(p.decay_bits), p.max_out)
+        y_rd, y_wr = block_ram(m, "y", signed(p.y_bits), p.max_out)
         # The neuron options: NEURON field -> (read port, write port), parameters then state.
         neuron_mems = {}
         if p.synapse_current:
-            neuron_mems["BETA"] = memory("beta", unsigned(p.decay_bits), p.max_hidden)
+            neuron_mems["BETA"] = block_ram(m, "beta", unsigned(p.decay_bits), p.max_hidden)
         if p.adaptation:
-            neuron_mems["RHO"] = memory("rho", unsigned(p.decay_bits), p.max_hidden)
-            neuron_mems["COUPLING"] = memory("coupling", unsigned(p.v_bits - 1), p.max_hidden)
+            neuron_mems["RHO"] = block_ram(m, "rho", unsigned(p.decay_bits), p.max_hidden)
+            neuron_mems["COUPLING"] = block_ram(m, "coupling", unsigned(p.v_bits - 1),
+                                                p.max_hidden)
         if p.synapse_current:
-            neuron_mems["C"] = memory("c", signed(p.v_bits), p.max_hidden)
+            neuron_mems["C"] = block_ram(m, "c", signed(p.v_bits), p.max_hidden)
         if p.adaptation:
-            neuron_mems["A"] = memory("a", unsigned(p.v_bits - 1), p.max_hidden)
+            neuron_mems["A"] = block_ram(m, "a", unsigned(p.v_bits - 1), p.max_hidden)
 
         # -- control registers ---------------------------------------------------------------
 

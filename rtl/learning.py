@@ -35,11 +35,11 @@ A trace of a step before the last ``clear`` reads as 0 because its time is negat
 
 from amaranth.hdl import C, Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from . import memory_map as mm
+from .block_ram import block_ram
 from .bus import DATA_WIDTH
 from .params import CoreParams
 
@@ -173,8 +173,7 @@ def _trace_ring(m, name, shape, depth, memory, write_at_read=False):
     takes the read address alone (no address multiplexer).
     """
     if memory == "bram":
-        m.submodules[name] = ring = Memory(shape=shape, depth=depth, init=[])
-        return ring.read_port(), ring.write_port()
+        return block_ram(m, name, shape, depth)
 
     from .spram import SPRAM256KA
 
@@ -548,20 +547,16 @@ softmax_shift, l_shift : In
             "factor": signed(factor_bits),
         })
 
-        def memory(name, shape, depth):
-            mem = Memory(shape=shape, depth=depth, init=[])
-            m.submodules[name] = mem
-            return mem.read_port(), mem.write_port()
-
-        psi_index_rd, psi_index_wr = memory("psi_index", unsigned(8), p.max_hidden)
-        psi_rd, psi_wr = memory("psi_lut", unsigned(8), 256)
+        psi_index_rd, psi_index_wr = block_ram(m, "psi_index", unsigned(8), p.max_hidden)
+        psi_rd, psi_wr = block_ram(m, "psi_lut", unsigned(8), 256)
         error_bits = max(p.y_bits, 9)    # e_k, or q_k <= 255 during the softmax
-        error_rd, error_wr = memory("error", signed(error_bits), p.max_out)
-        list_rd, list_wr = memory("post_list", entry, p.max_hidden + p.max_out)
+        error_rd, error_wr = block_ram(m, "error", signed(error_bits), p.max_out)
+        list_rd, list_wr = block_ram(m, "post_list", entry, p.max_hidden + p.max_out)
         if p.softmax:
-            exp_rd, exp_wr = memory("exp_lut", unsigned(8), 256)
+            exp_rd, exp_wr = block_ram(m, "exp_lut", unsigned(8), 256)
         if p.random_feedback:
-            fb_rd, fb_wr = memory("feedback", signed(p.weight_bits), p.max_out * p.max_hidden)
+            fb_rd, fb_wr = block_ram(m, "feedback", signed(p.weight_bits),
+                                     p.max_out * p.max_hidden)
 
         # -- forward pass: the psi index of each hidden neuron -----------------------------
         # One register stage first: vpre comes out of the neuron's multiplier and adder, so
