@@ -844,9 +844,10 @@ def load_training_inputs(args, learn: tuple[bool, bool] | None
 
     ``learn`` is the parsed ``--learn`` (``None``: what the network's rule says, or weights
     and, if the network has any, delays). Returns the network with that learning switched
-    on, the two sample sets and the settled ``(weights, delays)``. Raises ``NetworkError``/``DataError`` for unreadable files
-    and ``_UsageError`` for flags that do not fit the files. Shared by ``golden.train`` and
-    ``sim.train``, so both read their inputs the same way.
+    on, the two sample sets and the settled ``(weights, delays)``. Raises
+    ``NetworkError``/``DataError`` for unreadable files and ``_UsageError`` for flags that do
+    not fit the files. Shared by ``golden.train`` and ``sim.train``, so both read their
+    inputs the same way.
     """
     net = load_network(args.net)
     train_set = load_samples(args.train, n_in=net.n_in, n_classes=net.n_out)
@@ -862,6 +863,32 @@ def load_training_inputs(args, learn: tuple[bool, bool] | None
         raise _UsageError(f"--test has {test_set.n_steps} steps per sample but --train has "
                           f"{train_set.n_steps}")
     return with_learning(net, *learn), train_set, test_set, learn
+
+
+def write_training_outputs(args, result: dict, net: Network, trained: Network,
+                           history: dict, label: str) -> None:
+    """Write the outputs of a training command: ``--json`` (``result``), ``--out-net``
+    (``trained``) and ``--plot`` (the accuracy curves of ``history`` under ``label``, and the
+    integer delays of ``net`` and ``trained`` when the network has delays).
+
+    Missing parent folders are made. Raises ``OSError`` when a file cannot be written.
+    Shared by ``golden.train`` and ``sim.train``, so both write the same files.
+    """
+    for path in (args.json, args.out_net, args.plot):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n")
+    if args.out_net is not None:
+        save_network(trained, args.out_net)
+    if args.plot is not None:
+        delays = None
+        if has_learnable_delays(net):
+            delays = {key: np.concatenate([n.integer_delays(p).ravel()
+                                           for p in n.projections()
+                                           if n.delay_kind(p) != "none"])
+                      for key, n in (("initial", net), ("learned", trained))}
+        plot_training(args.plot, [history], [label], delays, d_max=net.d_max,
+                      title=args.train.name)
 
 
 def _main_train(argv: list[str]) -> int:
@@ -929,23 +956,7 @@ def _main_train(argv: list[str]) -> int:
         result["config"]["early_stop"] = early_stop
         result["stopped_epoch"] = history["stopped_epoch"]
     try:
-        for path in (args.json, args.out_net, args.plot):
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-        if args.out_net is not None:
-            save_network(trained, args.out_net)
-        if args.plot is not None:
-            delays = None
-            if has_learnable_delays(net):
-                delays = {"initial": np.concatenate([net.integer_delays(p).ravel() for p in
-                                                     net.projections()
-                                                     if net.delay_kind(p) != "none"]),
-                          "learned": np.concatenate([trained.integer_delays(p).ravel() for p
-                                                     in trained.projections()
-                                                     if trained.delay_kind(p) != "none"])}
-            plot_training(args.plot, [history], [learn_name(*learn)], delays,
-                          d_max=net.d_max, title=args.train.name)
+        write_training_outputs(args, result, net, trained, history, learn_name(*learn))
     except OSError as err:
         return _fail(f"cannot write output ({err.strerror or err}: "
                      f"{getattr(err, 'filename', '')})")

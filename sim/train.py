@@ -60,8 +60,8 @@ from golden.train import (
     learn_name,
     load_training_inputs,
     parse_learn,
-    plot_training,
     train,
+    write_training_outputs,
 )
 
 __all__ = ["CHECKS", "EXIT_INPUT_ERROR", "EXIT_MISMATCH", "RTLTrainError", "core_params",
@@ -389,22 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         result["check"] = _compare_with_golden(net, trained, report, train_set, test_set,
                                                epochs, seed, args.progress)
     try:
-        for path in (args.json, args.out_net, args.plot):
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-        if args.out_net is not None:
-            save_network(trained, args.out_net)
-        if args.plot is not None:
-            delays = None
-            if has_learnable_delays(net):
-                delays = {label: np.concatenate([n.integer_delays(p).ravel()
-                                                 for p in n.projections()
-                                                 if n.delay_kind(p) != "none"])
-                          for label, n in (("initial", net), ("learned", trained))}
-            plot_training(args.plot, [_history(report, report["initial"])],
-                          [learn_name(*learn) + " (RTL)"], delays, d_max=net.d_max,
-                          title=args.train.name)
+        write_training_outputs(args, result, net, trained, _history(report, report["initial"]),
+                               learn_name(*learn) + " (RTL)")
     except OSError as err:
         return _fail(f"cannot write output ({err.strerror or err}: "
                      f"{getattr(err, 'filename', '')})")
