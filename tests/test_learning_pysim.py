@@ -15,7 +15,15 @@ import dataclasses
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from test_rtl_core_pysim import Bus, pack, pulse, run_step, wait_idle
+from test_rtl_core_pysim import (
+    Bus,
+    pack,
+    pulse,
+    run_step,
+    state_addresses,
+    state_difference,
+    wait_idle,
+)
 
 from golden.learning import LearningRule
 from golden.model import GoldenCore
@@ -37,8 +45,7 @@ def run_learning(params, net, spikes, labels, learn, *, zero_skip=True, trace_de
     writes = mm.network_writes(net, params)
     spikes = np.asarray(spikes)
     n_hidden, n_out = net.n_hidden, net.n_out
-    state_addresses = ([mm.address(mm.REGION_V, i) for i in range(n_hidden)]
-                       + [mm.address(mm.REGION_Y, k) for k in range(n_out)])
+    addresses = state_addresses(n_hidden, n_out)
     ctrl = {name: mm.address(mm.REGION_CTRL, getattr(mm, f"CTRL_{name}"))
             for name in ("FLAGS", "LABEL", "LEARN_COUNT", "CYCLES")}
     failure = []
@@ -60,20 +67,10 @@ def run_learning(params, net, spikes, labels, learn, *, zero_skip=True, trace_de
             ctx.set(dut.learn, learning)
             await run_step(ctx, dut, pack(s))
             ctx.set(dut.learn, 0)
-            out_spikes = ctx.get(dut.out_spikes)
-            words = await bus.read_many(state_addresses)
-            got = {
-                "z": np.array([(out_spikes >> i) & 1 for i in range(n_hidden)]),
-                "v": np.array([mm.decode_signed(w) for w in words[:n_hidden]]),
-                "y": np.array([mm.decode_signed(w) for w in words[n_hidden:]]),
-            }
-            for field in ("z", "v", "y"):
-                expected = np.asarray(getattr(want, field)).astype(np.int64)
-                bad = np.flatnonzero(got[field] != expected)
-                if bad.size:
-                    failure.append(f"step {t}: {field}[{bad[0]}] rtl={got[field][bad[0]]} "
-                                   f"golden={expected[bad[0]]}")
-                    return
+            difference = await state_difference(ctx, dut, bus, addresses, n_hidden, want)
+            if difference:
+                failure.append(f"step {t}: {difference}")
+                return
             words = await bus.read_many(probe.parameter_addresses())
             problem = probe.check_parameters(golden, words)
             if problem is None:

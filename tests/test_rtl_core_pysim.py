@@ -81,6 +81,33 @@ def pack(bits) -> int:
     return sum(1 << j for j, bit in enumerate(bits) if bit)
 
 
+def state_addresses(n_hidden: int, n_out: int) -> list[int]:
+    """Bus addresses of the membranes ``v`` and then the readouts ``y`` of a network."""
+    return ([mm.address(mm.REGION_V, i) for i in range(n_hidden)]
+            + [mm.address(mm.REGION_Y, k) for k in range(n_out)])
+
+
+async def state_difference(ctx, dut, bus, addresses, n_hidden, want) -> str | None:
+    """Compare the core's hidden spikes, ``v`` and ``y`` (read at ``addresses``, see
+    :func:`state_addresses`) after a step with the golden model's step ``want``; returns the
+    first difference as ``"<field>[<i>] rtl=.. golden=.. (differing ...)"``, or None."""
+    out_spikes = ctx.get(dut.out_spikes)
+    words = await bus.read_many(addresses)
+    got = {
+        "z": np.array([(out_spikes >> i) & 1 for i in range(n_hidden)]),
+        "v": np.array([mm.decode_signed(w) for w in words[:n_hidden]]),
+        "y": np.array([mm.decode_signed(w) for w in words[n_hidden:]]),
+    }
+    for field in ("z", "v", "y"):
+        expected = np.asarray(getattr(want, field)).astype(np.int64)
+        diff = np.flatnonzero(got[field] != expected)
+        if diff.size:
+            i = int(diff[0])
+            return (f"{field}[{i}] rtl={got[field][i]} golden={expected[i]} "
+                    f"(differing {field} indices: {diff.tolist()})")
+    return None
+
+
 def simulate(params, testbench):
     dut = Core(params)
     sim = Simulator(dut)
@@ -100,8 +127,7 @@ def run_lockstep(params, net, spikes, *, check_hist=False):
     z_history = np.zeros((len(spikes), net.n_hidden), dtype=np.int64)
     writes = mm.network_writes(net, params)
     n_in, n_hidden, n_out = net.n_in, net.n_hidden, net.n_out
-    state_addresses = ([mm.address(mm.REGION_V, i) for i in range(n_hidden)]
-                       + [mm.address(mm.REGION_Y, k) for k in range(n_out)])
+    addresses = state_addresses(n_hidden, n_out)
     expected_cycles = params.step_cycles(n_in, n_hidden, n_out, net.recurrent)
 
     async def testbench(ctx, dut):
@@ -114,21 +140,10 @@ def run_lockstep(params, net, spikes, *, check_hist=False):
             want = golden.step(s)
             z_history[t] = want.z
             await run_step(ctx, dut, pack(s))
+            difference = await state_difference(ctx, dut, bus, addresses, n_hidden, want)
+            if difference:
+                raise AssertionError(f"step {t}: {difference}")
             out_spikes = ctx.get(dut.out_spikes)
-            words = await bus.read_many(state_addresses)
-            got = {
-                "z": np.array([(out_spikes >> i) & 1 for i in range(n_hidden)]),
-                "v": np.array([mm.decode_signed(w) for w in words[:n_hidden]]),
-                "y": np.array([mm.decode_signed(w) for w in words[n_hidden:]]),
-            }
-            for field in ("z", "v", "y"):
-                expected = np.asarray(getattr(want, field)).astype(np.int64)
-                diff = np.flatnonzero(got[field] != expected)
-                if diff.size:
-                    i = int(diff[0])
-                    raise AssertionError(
-                        f"step {t}: {field}[{i}] rtl={got[field][i]} golden={expected[i]} "
-                        f"(differing {field} indices: {diff.tolist()})")
             # Bits above n_hidden stay 0.
             assert out_spikes >> n_hidden == 0, f"step {t}: out_spikes has bits above n_hidden"
         # A case that never spikes or never saturates tests little.
