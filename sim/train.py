@@ -65,7 +65,7 @@ from golden.train import (
 )
 
 __all__ = ["CHECKS", "EXIT_INPUT_ERROR", "EXIT_MISMATCH", "RTLTrainError", "core_params",
-           "first_difference", "main", "train_on_rtl"]
+           "first_array_difference", "first_difference", "main", "train_on_rtl"]
 
 #: Exit status for unusable flags, files, networks or a missing simulator.
 EXIT_INPUT_ERROR = 2
@@ -124,21 +124,28 @@ def _variant(params):
     return CoreVariant(VARIANT_PREFIX, params.as_dict())
 
 
+def first_array_difference(pairs) -> str | None:
+    """``"w_in[2, 5] rtl=... golden=... (N more values of w_in differ)"`` for the first
+    differing element of the ``(key, rtl array, golden array)`` triples, in order, or None.
+    Triples whose two arrays are both None (a projection without delays) are skipped."""
+    for key, got, want in pairs:
+        if got is None and want is None:
+            continue
+        got, want = np.asarray(got), np.asarray(want)
+        diff = np.argwhere(got != want)
+        if len(diff):
+            index = tuple(int(i) for i in diff[0])
+            where = ", ".join(str(i) for i in index)
+            return (f"{key}[{where}] rtl={int(got[index])} golden={int(want[index])} "
+                    f"({len(diff) - 1} more values of {key} differ)")
+    return None
+
+
 def first_difference(rtl: Network, golden: Network) -> str | None:
     """``"w_in[2, 5] rtl=... golden=..."`` for the first differing weight or delay, or None."""
-    for proj in rtl.projections():
-        for key in (f"w_{proj}", f"d_{proj}"):
-            got, want = getattr(rtl, key), getattr(golden, key)
-            if got is None and want is None:
-                continue
-            got, want = np.asarray(got), np.asarray(want)
-            diff = np.argwhere(got != want)
-            if len(diff):
-                index = tuple(int(i) for i in diff[0])
-                where = ", ".join(str(i) for i in index)
-                return (f"{key}[{where}] rtl={int(got[index])} golden={int(want[index])} "
-                        f"({len(diff) - 1} more values of {key} differ)")
-    return None
+    return first_array_difference(
+        (key, getattr(rtl, key), getattr(golden, key))
+        for proj in rtl.projections() for key in (f"w_{proj}", f"d_{proj}"))
 
 
 def _poll_progress(path: Path, bar: tqdm, finished: threading.Event) -> None:

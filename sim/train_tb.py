@@ -41,6 +41,7 @@ from golden.train import sample_order
 from rtl import memory_map as mm
 from sim.learning_check import LearningProbe
 from sim.tb import CoreTB
+from sim.train import first_array_difference
 from sim.variants import CoreVariant
 
 #: Seconds between two rewrites of the progress file (the parent polls it).
@@ -178,18 +179,11 @@ def delay_change(net, initial: dict, current: dict) -> float:
 
 def _first_difference(golden: GoldenCore, parameters: dict) -> str | None:
     """``"w_in[2, 5] rtl=... golden=..."`` for the first differing parameter, or None."""
-    for name, p in golden.projections.items():
-        for key, want in ((f"w_{name}", p.w[0]), (f"d_{name}", None if p.d is None else p.d[0])):
-            if want is None:
-                continue
-            got = parameters[key]
-            diff = np.argwhere(got != want)
-            if len(diff):
-                index = tuple(int(i) for i in diff[0])
-                where = ", ".join(str(i) for i in index)
-                return (f"{key}[{where}] rtl={int(got[index])} golden={int(want[index])} "
-                        f"({len(diff) - 1} more values of {key} differ)")
-    return None
+    return first_array_difference(
+        (key, parameters[key], want)
+        for name, p in golden.projections.items()
+        for key, want in ((f"w_{name}", p.w[0]), (f"d_{name}", None if p.d is None else p.d[0]))
+        if want is not None)
 
 
 async def train_on_core(tb: CoreTB, config: dict, report: dict) -> None:
