@@ -482,6 +482,11 @@ _PING_RANDOM_FEEDBACK = 1 << 3
 _PING_SPRAM = 1 << 4
 _PING_SYNAPSE_CURRENT = 1 << 5
 _PING_ADAPTATION = 1 << 6
+_PING_NEURON_LEARNING = 1 << 7
+# Word 8 bits 24 to 31: elig_bits with neuron_learning, else 0 (as on devices built before
+# it), which decodes as the default width: the width is unused without neuron_learning.
+_PING_ELIG_SHIFT = 24
+_DEFAULT_ELIG_BITS = 24
 # Word 10 bits 16 to 30: rec_kernel_taps (at most 2 * 16384 - 1), 0 on older devices.
 _PING_KERNEL_SHIFT = 16
 
@@ -504,18 +509,18 @@ class PingInfo:
     5     ``max_synapses``
     6     ``d_max``
     7     ``weight_bits | weight_frac << 8 | delay_frac << 16 | decay_bits << 24``
-    8     ``v_bits | y_bits << 8 | recurrent << 16``
+    8     ``v_bits | y_bits << 8 | recurrent << 16 | elig_bits << 24``
     9     ``max_write_words``: most words one ``WRITE`` frame may carry
     10    ``learning | delay_learning << 1 | softmax << 2 | random_feedback << 3 |
-          spram << 4 | synapse_current << 5 | adaptation << 6 | rec_kernel_taps << 16``
-          (``spram``: ``synapse_memory == "spram"``)
+          spram << 4 | synapse_current << 5 | adaptation << 6 | neuron_learning << 7 |
+          rec_kernel_taps << 16`` (``spram``: ``synapse_memory == "spram"``)
     11    ``trace_bits | u_bits << 8 | l_bits << 16 | kernel_max_half_width << 24``
     ====  ==========================================================================
 
     A version 1 reply has no words 10 and 11: a core without learning or neuron options,
     synapses in block RAM, and the default values of the other learning fields. Word 10 bits
-    5 and 6 and bits 16 and up are 0 in the replies of devices built before the neuron options
-    and the recurrent kernel, which had none.
+    5 to 7 and bits 16 and up, and word 8 bits 24 and up, are 0 in the replies of devices
+    built before the neuron options, their learning and the recurrent kernel, which had none.
     """
 
     version: int
@@ -544,6 +549,8 @@ class PingInfo:
     synapse_current: bool = False
     adaptation: bool = False
     rec_kernel_taps: int = 0
+    neuron_learning: bool = False
+    elig_bits: int = _DEFAULT_ELIG_BITS
 
     def to_words(self) -> list[int]:
         words = [
@@ -551,7 +558,8 @@ class PingInfo:
             self.max_synapses, self.d_max,
             self.weight_bits | self.weight_frac << 8 | self.delay_frac << 16
             | self.decay_bits << 24,
-            self.v_bits | self.y_bits << 8 | int(self.recurrent) << 16,
+            self.v_bits | self.y_bits << 8 | int(self.recurrent) << 16
+            | (self.elig_bits << _PING_ELIG_SHIFT if self.neuron_learning else 0),
             self.max_write_words,
         ]
         if self.version >= 2:
@@ -563,6 +571,7 @@ class PingInfo:
                 | (_PING_SPRAM if self.synapse_memory == "spram" else 0)
                 | (_PING_SYNAPSE_CURRENT if self.synapse_current else 0)
                 | (_PING_ADAPTATION if self.adaptation else 0)
+                | (_PING_NEURON_LEARNING if self.neuron_learning else 0)
                 | self.rec_kernel_taps << _PING_KERNEL_SHIFT,
                 self.trace_bits | self.u_bits << 8 | self.l_bits << 16
                 | self.kernel_max_half_width << 24,
@@ -611,6 +620,8 @@ class PingInfo:
                 synapse_current=bool(flags & _PING_SYNAPSE_CURRENT),
                 adaptation=bool(flags & _PING_ADAPTATION),
                 rec_kernel_taps=flags >> _PING_KERNEL_SHIFT & 0x7FFF,
+                neuron_learning=bool(flags & _PING_NEURON_LEARNING),
+                elig_bits=widths >> _PING_ELIG_SHIFT or _DEFAULT_ELIG_BITS,
                 trace_bits=learn_widths & 0xFF, u_bits=learn_widths >> 8 & 0xFF,
                 l_bits=learn_widths >> 16 & 0xFF,
                 kernel_max_half_width=learn_widths >> 24 & 0xFF)
@@ -640,7 +651,8 @@ class PingInfo:
             trace_bits=params.trace_bits, u_bits=params.u_bits, l_bits=params.l_bits,
             kernel_max_half_width=params.kernel_max_half_width,
             synapse_current=params.synapse_current, adaptation=params.adaptation,
-            rec_kernel_taps=params.rec_kernel_taps,
+            rec_kernel_taps=params.rec_kernel_taps, neuron_learning=params.neuron_learning,
+            elig_bits=params.elig_bits,
         )
 
     def core_params_kwargs(self) -> dict:
@@ -656,6 +668,7 @@ class PingInfo:
             delay_learning=self.delay_learning, softmax=self.softmax,
             random_feedback=self.random_feedback, synapse_current=self.synapse_current,
             adaptation=self.adaptation, rec_kernel_taps=self.rec_kernel_taps,
+            neuron_learning=self.neuron_learning, elig_bits=self.elig_bits,
         )
 
 

@@ -63,6 +63,7 @@ from .bus import DATA_WIDTH, ConfigBus
 from .delay_line import DelayLineMemory
 from .learning import LearningEngine, _above
 from .neuron import NeuronUnit
+from .neuron_learning import NeuronLearningUnit
 from .params import CoreParams
 from .synapse_mem import make_synapse_memory
 
@@ -191,6 +192,8 @@ class Core(wiring.Component):
         in_reg = Signal(p.max_in)       # input spikes sampled at ``start``
         m.d.comb += self.out_spikes.eq(spikes)
 
+        if p.neuron_learning:
+            m.submodules.neuron_learning = neuron_learning = NeuronLearningUnit(p)
         if p.learning:
             m.submodules.learning = engine = LearningEngine(p)
             label = Signal(16)
@@ -361,6 +364,12 @@ class Core(wiring.Component):
                 m.d.comb += port.addr.eq(s1_post)
             for port, _ in neuron_mems.values():
                 m.d.comb += port.addr.eq(s1_post)
+            if p.neuron_learning:
+                # The learning pass reads and writes the learned neuron parameters.
+                with m.If(neuron_learning.busy):
+                    for name in ("BETA", "RHO", "COUPLING"):
+                        if name in neuron_mems:
+                            m.d.comb += neuron_mems[name][0].addr.eq(neuron_learning.param_addr)
 
         # -- stage 1: select the delayed spike and accumulate --------------------------------
 
@@ -440,6 +449,28 @@ class Core(wiring.Component):
                     ]
                 m.d.sync += spikes.eq(Cat(spikes[1:], neuron.spike))
 
+        if p.neuron_learning:
+            # The eligibilities follow the hidden update of stage 2 (the unit's stage 3).
+            m.d.comb += [
+                neuron_learning.time.eq(step),
+                neuron_learning.fwd_addr.eq(s1_post),
+                neuron_learning.fwd_en.eq(s2_update & ~s2_readout),
+                neuron_learning.fwd_index.eq(s2_post),
+                neuron_learning.alpha.eq(alpha_rd.data),
+                neuron_learning.spike.eq(neuron.spike),
+            ]
+            if p.synapse_current:
+                m.d.comb += [
+                    neuron_learning.beta.eq(neuron_mems["BETA"][0].data),
+                    neuron_learning.current.eq(neuron_mems["C"][0].data),
+                ]
+            if p.adaptation:
+                m.d.comb += [
+                    neuron_learning.rho.eq(neuron_mems["RHO"][0].data),
+                    neuron_learning.coupling.eq(neuron_mems["COUPLING"][0].data),
+                    neuron_learning.adaptation.eq(neuron_mems["A"][0].data),
+                ]
+
         def bus_writes():
             """Bus writes to the memories (only while idle)."""
             if hist_shift:
@@ -503,6 +534,25 @@ class Core(wiring.Component):
                 engine.y_data.eq(y_rd.data),
                 engine.axon_r_data.eq(axon_rd.data),
             ]
+            if p.neuron_learning:
+                m.d.comb += [
+                    neuron_learning.count.eq(learn_count),
+                    *(getattr(neuron_learning, name).eq(getattr(engine, name))
+                      for name in ("learn_beta", "learn_threshold", "stochastic", "seed",
+                                   "trace_shift", "eta_beta", "eta_coupling", "eta_rho")),
+                    neuron_learning.factor_en.eq(engine.factor_en),
+                    neuron_learning.factor_index.eq(engine.factor_index),
+                    neuron_learning.factor.eq(engine.factor_value),
+                ]
+                with m.If(neuron_learning.busy):
+                    for name in ("BETA", "RHO", "COUPLING"):
+                        if name in neuron_mems:
+                            port = neuron_mems[name][1]
+                            m.d.comb += [
+                                port.addr.eq(neuron_learning.param_w_addr),
+                                port.data.eq(neuron_learning.param_w_data),
+                                port.en.eq(getattr(neuron_learning, f"{name.lower()}_w_en")),
+                            ]
             # The learning pass owns the synapse, readout and axonal-delay memories.
             with m.If(engine.learn_busy):
                 m.d.comb += [
@@ -719,7 +769,10 @@ class Core(wiring.Component):
                             finish_step()
 
                 with m.State("LEARN"):
-                    with m.If(~engine.learn_busy):
+                    learning_done = ~engine.learn_busy
+                    if p.neuron_learning:
+                        learning_done &= ~neuron_learning.busy
+                    with m.If(learning_done):
                         m.d.sync += learn_count.eq(learn_count + 1)
                         finish_step()
 

@@ -483,13 +483,24 @@ softmax_shift, l_shift : In
         Entries of the two lists after the pass.
     shift_value, shift_amount : Out, shift_result : In
         The engine's shared shifter (``acc >> l_shift``).
+    factor_en, factor_index, factor_value : Out
+        With ``neuron_learning``: the post factor ``F_i`` of hidden neuron ``factor_index``,
+        for one cycle as it is made (every hidden neuron, in order, skipped or not).
     """
 
     def __init__(self, params: CoreParams):
         p = params
         self._params = p
         list_depth = p.max_hidden + p.max_out
+        factor_stream = {}
+        if p.neuron_learning:
+            factor_stream = {
+                "factor_en": Out(1),
+                "factor_index": Out(range(p.max_hidden)),
+                "factor_value": Out(signed(p.post_factor_bits)),
+            }
         super().__init__({
+            **factor_stream,
             **_shift_members(self.acc_bits(p)),
             "start": In(1),
             "busy": Out(1),
@@ -860,6 +871,18 @@ softmax_shift, l_shift : In
 
                 # Stage 2: append the hidden neuron unless skipped.
                 keep = (scaled != 0) | ~self.zero_skip
+                if p.neuron_learning:
+                    # The neuron's index: the hidden entries appended or skipped so far.
+                    factor_index = Signal.like(self.factor_index)
+                    m.d.comb += [
+                        self.factor_en.eq(s2_valid),
+                        self.factor_index.eq(factor_index),
+                        self.factor_value.eq(scaled),
+                    ]
+                    with m.If(s2_valid):
+                        m.d.sync += factor_index.eq(factor_index + 1)
+                    with m.If(~issuing & ~s1_valid & ~s2_valid):
+                        m.d.sync += factor_index.eq(0)
                 with m.If(s2_valid):
                     m.d.comb += [
                         list_wr.addr.eq(hidden_count),
@@ -1282,6 +1305,14 @@ class LearningEngine(wiring.Component):
         ``MODE.ENABLE``: a rule is loaded.
     syn_*, y_*, axon_* :
         Ports to the core's synapse memory, readout memory and axonal delay memory.
+
+    With ``neuron_learning``, for the core's :class:`~rtl.neuron_learning.NeuronLearningUnit`:
+
+    factor_en, factor_index, factor_value : Out
+        The hidden post factors, as the signal pass makes them.
+    learn_beta, learn_threshold, stochastic, seed, trace_shift, eta_beta, eta_coupling, \
+eta_rho : Out
+        ``MODE`` bits and ``LEARN`` registers.
     """
 
     def __init__(self, params: CoreParams):
@@ -1324,7 +1355,28 @@ class LearningEngine(wiring.Component):
             "axon_w_addr": Out(range(p.axon_depth)),
             "axon_w_data": Out(p.delay_bits),
             "axon_w_en": Out(1),
+            **self._neuron_learning_members(p),
         })
+
+    @staticmethod
+    def _neuron_learning_members(p):
+        if not p.neuron_learning:
+            return {}
+        from .neuron_learning import ETA_MAX
+
+        return {
+            "factor_en": Out(1),
+            "factor_index": Out(range(p.max_hidden)),
+            "factor_value": Out(signed(p.post_factor_bits)),
+            "learn_beta": Out(1),
+            "learn_threshold": Out(1),
+            "stochastic": Out(1),
+            "seed": Out(32),
+            "trace_shift": Out(4),
+            "eta_beta": Out(range(ETA_MAX + 1)),
+            "eta_coupling": Out(range(ETA_MAX + 1)),
+            "eta_rho": Out(range(ETA_MAX + 1)),
+        }
 
     @property
     def params(self) -> CoreParams:
@@ -1338,7 +1390,7 @@ class LearningEngine(wiring.Component):
         m.submodules.update = update = UpdateUnit(p)
 
         # -- LEARN registers ------------------------------------------------------------------
-        mode = Signal(6)
+        mode = Signal(8 if p.neuron_learning else 6)
         trace_decay = Signal(p.decay_bits)
         trace_shift = Signal(4)
         psi_shift = Signal(5)
@@ -1362,6 +1414,9 @@ class LearningEngine(wiring.Component):
                      | (mm.MODE_LEARN_DELAYS if p.delay_learning else 0)
                      | (mm.MODE_RANDOM_FEEDBACK if p.random_feedback else 0)
                      | (mm.MODE_SOFTMAX if p.softmax else 0))
+        if p.neuron_learning:
+            mode_mask |= ((mm.MODE_LEARN_BETA if p.synapse_current else 0)
+                          | (mm.MODE_LEARN_THRESHOLD if p.adaptation else 0))
         enabled = mode[0]
         learn_weights = mode[1]
         learn_delays = mode[2]
@@ -1374,7 +1429,8 @@ class LearningEngine(wiring.Component):
         offset = self.bus.addr[:16]
         # The core forwards only offsets inside a region (below its size), so the LEARN
         # registers decode just the bits that tell its words apart.
-        learn_offset = offset[:ceil_log2(mm.LEARN_KERNEL + p.kernel_taps)]
+        learn_words = mm.region_words(p)[mm.REGION_LEARN]
+        learn_offset = offset[:ceil_log2(learn_words)]
         w_data = self.bus.w_data
         registers = {
             "MODE": mode, "TRACE_DECAY": trace_decay, "TRACE_SHIFT": trace_shift,
@@ -1383,15 +1439,38 @@ class LearningEngine(wiring.Component):
             "ETA_OUT": eta_out, "ETA_DELAY": eta_delay, "KERNEL_HALF_WIDTH": half_width,
             "KERNEL_SHIFT": kernel_shift, "SEED": seed, "DELAY_TOP": delay_top,
         }
+        # Learning rates of the neuron parameters, clamped to their range on write.
+        clamped = {}
+        if p.neuron_learning:
+            from .neuron_learning import ETA_MAX
+
+            for name in mm.LEARN_NEURON_REGISTERS:
+                register = Signal(range(ETA_MAX + 1), name=name.lower())
+                registers[name] = clamped[name] = register
+                m.d.comb += getattr(self, name.lower()).eq(register)
+            m.d.comb += [
+                self.learn_beta.eq(mode[6]),
+                self.learn_threshold.eq(mode[7]),
+                self.stochastic.eq(mode[3]),
+                self.seed.eq(seed),
+                self.trace_shift.eq(trace_shift),
+                self.factor_en.eq(signal.factor_en),
+                self.factor_index.eq(signal.factor_index),
+                self.factor_value.eq(signal.factor_value),
+            ]
+        offsets = {**mm.LEARN_REGISTERS, **mm.LEARN_NEURON_REGISTERS}
         with m.If(self.bus.w_en & (region == mm.REGION_LEARN)):
             with m.Switch(learn_offset):
                 for name, register in registers.items():
-                    with m.Case(mm.LEARN_REGISTERS[name]):
+                    with m.Case(offsets[name]):
                         if register is mode:
                             m.d.sync += mode.eq(w_data & mode_mask)
                         elif register is half_width:
                             top = p.kernel_max_half_width
                             m.d.sync += half_width.eq(Mux(_above(w_data, top), top, w_data))
+                        elif name in clamped:
+                            m.d.sync += register.eq(Mux(_above(w_data, ETA_MAX), ETA_MAX,
+                                                        w_data))
                         else:
                             m.d.sync += register.eq(w_data)
                 for n in range(p.kernel_taps):
@@ -1534,7 +1613,7 @@ class LearningEngine(wiring.Component):
             with m.Case(mm.REGION_LEARN):
                 with m.Switch(rd_offset):
                     for name, register in registers.items():
-                        with m.Case(mm.LEARN_REGISTERS[name]):
+                        with m.Case(offsets[name]):
                             m.d.comb += self.bus.r_data.eq(register)
                     for n in range(p.kernel_taps):
                         with m.Case(mm.LEARN_KERNEL + n):

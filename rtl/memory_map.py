@@ -39,9 +39,12 @@ __all__ = [
     "FLAG_RECURRENT",
     "FLAG_SYNAPSE_CURRENT",
     "LEARN_KERNEL",
+    "LEARN_NEURON_REGISTERS",
     "LEARN_REGISTERS",
     "MODE_ENABLE",
+    "MODE_LEARN_BETA",
     "MODE_LEARN_DELAYS",
+    "MODE_LEARN_THRESHOLD",
     "MODE_LEARN_WEIGHTS",
     "MODE_RANDOM_FEEDBACK",
     "MODE_SOFTMAX",
@@ -171,6 +174,10 @@ LEARN_REGISTERS = {
 #: ``LEARN`` offset of kernel tap ``g[-W]``; tap ``g[m]`` is at ``LEARN_KERNEL + m + W``
 #: (signed 8 bits, read back sign-extended).
 LEARN_KERNEL = 16
+#: ``LEARN`` offsets of the learning rates of the neuron parameters (``eta_beta``,
+#: ``eta_coupling``, ``eta_rho``: right shifts in ``[0, 47]``), after the largest kernel;
+#: only on a core built with ``neuron_learning``.
+LEARN_NEURON_REGISTERS = {"ETA_BETA": 32, "ETA_COUPLING": 33, "ETA_RHO": 34}
 
 MODE_ENABLE = 1 << 0           #: a rule is loaded: traces run, ``learn`` steps learn
 MODE_LEARN_WEIGHTS = 1 << 1    #: ``learn_weights``
@@ -178,6 +185,12 @@ MODE_LEARN_DELAYS = 1 << 2     #: ``learn_delays`` (reads 0 without ``delay_lear
 MODE_STOCHASTIC = 1 << 3       #: ``rounding = "stochastic"`` (else truncate)
 MODE_RANDOM_FEEDBACK = 1 << 4  #: ``feedback = "random"`` (reads 0 without ``random_feedback``)
 MODE_SOFTMAX = 1 << 5          #: ``error = "softmax"`` (reads 0 without ``softmax``)
+#: ``learn_neurons`` with ``synapse = "current"``: ``beta`` learns (reads 0 without
+#: ``neuron_learning`` and ``synapse_current``)
+MODE_LEARN_BETA = 1 << 6
+#: ``learn_neurons`` with ``adaptation = "threshold"``: ``coupling`` and ``rho`` learn (reads 0
+#: without ``neuron_learning`` and ``adaptation``)
+MODE_LEARN_THRESHOLD = 1 << 7
 
 
 def region_words(params) -> dict[int, int]:
@@ -202,6 +215,8 @@ def region_words(params) -> dict[int, int]:
     if learning:
         trace_words = params.n_sources * params.trace_ring
         words[REGION_LEARN] = LEARN_KERNEL + params.kernel_taps
+        if getattr(params, "neuron_learning", False):
+            words[REGION_LEARN] = max(LEARN_NEURON_REGISTERS.values()) + 1
         words[REGION_PSI] = 256
         if params.softmax:
             words[REGION_EXP] = 256
@@ -434,8 +449,12 @@ def neuron_offset(field: str, index: int, params) -> int:
     return NEURON_FIELDS[field] * params.neuron_stride + index
 
 
-def encode_mode(rule, params=None) -> int:
-    """The ``LEARN.MODE`` word of a :class:`golden.learning.LearningRule` (``None``: 0)."""
+def encode_mode(rule, params=None, net=None) -> int:
+    """The ``LEARN.MODE`` word of a :class:`golden.learning.LearningRule` (``None``: 0).
+
+    The neuron-parameter bits need the network (``net``): which parameters learn depends on
+    its options.
+    """
     if rule is None:
         return 0
     mode = MODE_ENABLE
@@ -444,6 +463,9 @@ def encode_mode(rule, params=None) -> int:
     mode |= MODE_STOCHASTIC if rule.rounding == "stochastic" else 0
     mode |= MODE_RANDOM_FEEDBACK if rule.feedback == "random" else 0
     mode |= MODE_SOFTMAX if getattr(rule, "error", "mse") == "softmax" else 0
+    if net is not None and getattr(rule, "learn_neurons", False):
+        mode |= MODE_LEARN_BETA if getattr(net, "synapse", "delta") == "current" else 0
+        mode |= MODE_LEARN_THRESHOLD if getattr(net, "adaptation", "none") == "threshold" else 0
     return mode
 
 
@@ -470,7 +492,13 @@ def learning_writes(net, params) -> list[tuple[int, int]]:
               for name, value in registers.items()]
     writes.extend((address(REGION_LEARN, LEARN_KERNEL + n), encode_signed(int(g), 8))
                   for n, g in enumerate(rule.kernel))
-    writes.append((address(REGION_LEARN, LEARN_REGISTERS["MODE"]), encode_mode(rule)))
+    if getattr(params, "neuron_learning", False):
+        writes.extend((address(REGION_LEARN, LEARN_NEURON_REGISTERS[name]), int(value))
+                      for name, value in (("ETA_BETA", rule.eta_beta),
+                                          ("ETA_COUPLING", rule.eta_coupling),
+                                          ("ETA_RHO", rule.eta_rho)))
+    writes.append((address(REGION_LEARN, LEARN_REGISTERS["MODE"]),
+                   encode_mode(rule, params, net)))
     writes.extend((address(REGION_PSI, n), int(v)) for n, v in enumerate(rule.psi_lut))
     if getattr(rule, "error", "mse") == "softmax":
         writes.extend((address(REGION_EXP, n), int(v)) for n, v in enumerate(rule.exp_lut))

@@ -124,14 +124,24 @@ class CoreParams:
         Build current-based synapses (``docs/model.md`` section 8): per hidden neuron a
         synaptic current ``c`` and its decay factor ``beta`` in the ``NEURON`` region, and the
         ``FLAGS`` bit ``SYNAPSE_CURRENT`` that turns them on at run time. With ``learning``
-        the weights and delays learn, ``beta`` does not (``learn_neurons`` is refused).
+        the weights and delays learn, and ``beta`` too with ``neuron_learning``.
     adaptation : bool
         Build the adaptive threshold (``docs/model.md`` section 9): per hidden neuron an
         adaptation ``a`` with its decay ``rho`` and spike increment ``coupling`` in the
         ``NEURON`` region (``coupling = 0`` is the plain threshold). With ``learning`` the
-        surrogate is centred on the adapted threshold; ``rho`` and ``coupling`` do not learn.
+        surrogate is centred on the adapted threshold; ``rho`` and ``coupling`` learn with
+        ``neuron_learning``.
 
         Either option needs ``max_hidden <= 8192`` (the ``NEURON`` region).
+    neuron_learning : bool
+        Build the learning of the neuron parameters (``docs/model.md`` section 11,
+        :mod:`rtl.neuron_learning`): ``beta`` with ``synapse_current``, ``rho`` and
+        ``coupling`` with ``adaptation``, from per-neuron eligibilities. Needs ``learning``
+        and at least one of the two options; a rule with ``learn_neurons`` needs it.
+    elig_bits : int
+        Signed width of the eligibilities of ``beta`` and ``rho``, in ``[8, 32]``; must
+        equal ``learning.elig_bits`` of a rule with ``learn_neurons``. Unused without
+        ``neuron_learning``.
     rec_kernel_taps : int
         0 (the default): the recurrent projection is a dense ``n_hidden x n_hidden`` matrix.
         ``K`` (odd, in ``[1, 2 * max_hidden - 1]``, needs ``recurrent`` and not ``learning``):
@@ -182,6 +192,8 @@ class CoreParams:
     synapse_current: bool = False
     adaptation: bool = False
     rec_kernel_taps: int = 0
+    neuron_learning: bool = False
+    elig_bits: int = 24
 
     def __post_init__(self):
         _check_int("max_in", self.max_in, 1, _MAX_POPULATION)
@@ -245,6 +257,13 @@ class CoreParams:
             raise ValueError(
                 f"max_hidden must be in [1, {_MAX_NEURON_OPTION_HIDDEN}] with synapse_current "
                 f"or adaptation (the NEURON region), got {self.max_hidden}")
+        if not isinstance(self.neuron_learning, bool):
+            raise TypeError(f"neuron_learning must be a bool, got "
+                            f"{type(self.neuron_learning).__name__} {self.neuron_learning!r}")
+        _check_int("elig_bits", self.elig_bits, 8, 32)
+        if self.neuron_learning and not (self.learning and self.neuron_options):
+            raise ValueError("neuron_learning=True needs learning=True and synapse_current=True "
+                             "or adaptation=True (the parameters it learns)")
 
     def _check_learning(self) -> None:
         for name in ("learning", "delay_learning", "softmax", "random_feedback",
@@ -584,7 +603,7 @@ class CoreParams:
             core (``rec_kernel = K`` needs ``rec_kernel_taps >= K``; a dense recurrent
             matrix needs ``rec_kernel_taps = 0``), or (on a core built with ``learning``)
             its learning rule needs a width or a feature the core does not have
-            (``learn_neurons`` is never supported). The message names the field and its
+            (``learn_neurons`` needs ``neuron_learning``). The message names the field and its
             allowed values.
 
         Notes
@@ -645,10 +664,10 @@ class CoreParams:
                              f"built with rec_kernel_taps=0 (this core: {taps}, allowed: "
                              f"[1, {taps}])")
         rule = getattr(net, "learning", None)
-        if self.learning and rule is not None and getattr(rule, "learn_neurons", False):
-            raise ValueError("network learning.learn_neurons = True is not supported by the RTL "
-                             "(allowed: False; weights and delays learn on chip, the neuron "
-                             "parameters not yet: build with learning=False to run it)")
+        if (self.learning and not self.neuron_learning and rule is not None
+                and getattr(rule, "learn_neurons", False)):
+            raise ValueError("network learning.learn_neurons = True needs a core built with "
+                             "neuron_learning=True (allowed on this core: False)")
 
     def _check_rule(self, rule) -> None:
         """Refuse a learning rule that needs a width or a part this core was built without."""
@@ -670,6 +689,9 @@ class CoreParams:
         if rule.feedback == "random" and not self.random_feedback:
             raise ValueError("network learning.feedback = 'random' needs a core built with "
                              "random_feedback=True")
+        if getattr(rule, "learn_neurons", False) and int(rule.elig_bits) != self.elig_bits:
+            raise ValueError(f"network learning.elig_bits = {int(rule.elig_bits)} differs from "
+                             f"the core's elig_bits = {self.elig_bits}")
         if rule.rounding == "stochastic" and not self.stochastic_rounding:
             raise ValueError("network learning.rounding = 'stochastic' needs a core built with "
                              "stochastic_rounding=True")
@@ -698,6 +720,8 @@ class CoreParams:
                           softmax=getattr(rule, "error", "mse") == "softmax",
                           random_feedback=rule.feedback == "random",
                           stochastic_rounding=rule.rounding == "stochastic")
+            if getattr(rule, "learn_neurons", False):
+                values.update(neuron_learning=True, elig_bits=int(rule.elig_bits))
         values.update(synapse_current=getattr(net, "synapse", "delta") == "current",
                       adaptation=getattr(net, "adaptation", "none") == "threshold",
                       rec_kernel_taps=int(getattr(net, "rec_kernel", 0)))

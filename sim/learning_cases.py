@@ -109,6 +109,10 @@ class LearningCase:
     synapse, adaptation : str
         Neuron options of the network (``docs/model.md`` sections 8 and 9), their
         parameters drawn as in :class:`sim.cases.LockstepCase`.
+    learn_neurons : bool
+        The neuron parameters of the options learn too (section 11), with learning rates
+        drawn where updates are a few units per step (0 to 2 with ``saturate``: they hit
+        their limits), and ``elig_bits`` of the core.
     """
 
     name: str
@@ -133,6 +137,7 @@ class LearningCase:
     zero_skip: bool = True
     synapse: str = "delta"
     adaptation: str = "none"
+    learn_neurons: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -195,7 +200,24 @@ class LearningCase:
         options = LockstepCase(name=self.name, seed=self.seed, n_in=self.n_in,
                                n_hidden=self.n_hidden, n_out=self.n_out,
                                synapse=self.synapse, adaptation=self.adaptation)
-        return options._with_neuron_options(net)
+        net = options._with_neuron_options(net)
+        if not self.learn_neurons:
+            return net
+        rates = np.random.default_rng([self.seed, 2])
+        if self.saturate:
+            etas = {name: int(rates.integers(0, 3))
+                    for name in ("eta_beta", "eta_coupling", "eta_rho")}
+        else:
+            # |F| < 2^(l_bits - 1); ev and er saturate at 2^(elig_bits - 1) and ea stays
+            # below 2^trace_bits: shifts that make steps of a few units, now and then more.
+            eb, tb = params.elig_bits, params.trace_bits
+            etas = {"eta_beta": int(rates.integers(eb - 4, eb + 2)),
+                    "eta_coupling": int(rates.integers(tb, tb + 4)),
+                    "eta_rho": int(rates.integers(eb - 4, eb + 2))}
+        data = net.to_dict()
+        data["learning"] = dataclasses.replace(
+            net.learning, learn_neurons=True, elig_bits=params.elig_bits, **etas).to_dict()
+        return Network.from_dict(data)
 
     def inputs(self) -> list[dict[str, np.ndarray]]:
         """Per sample: ``spikes`` ``[T, n_in]``, ``label`` and the learning mask ``learn``."""
@@ -220,7 +242,8 @@ class LearningCase:
                          ", extreme delays" if self.extreme_delays else "",
                          ", no zero skip" if not self.zero_skip else "",
                          f", synapse={self.synapse}" if self.synapse != "delta" else "",
-                         f", adaptation={self.adaptation}" if self.adaptation != "none" else ""])
+                         f", adaptation={self.adaptation}" if self.adaptation != "none" else "",
+                         ", learn neurons" if self.learn_neurons else ""])
         return (f"{self.name} seed={self.seed} {self.n_in}/{self.n_hidden}/{self.n_out} "
                 f"in({self.delay_in}) {rec} out({self.delay_out}) error={self.error} "
                 f"{forced}{flags}, samples {list(self.samples)}")

@@ -2,9 +2,9 @@
 
 Pure Python (no simulator): the cocotb testbench (:mod:`sim.tb`) and the Amaranth-simulator
 tests use the same reads and the same comparison. A :class:`LearningProbe` lists the bus
-addresses to read after a step (every synapse word, every axonal delay in use, and trace-ring
-slots) and compares the words read with the golden model, naming the first difference
-(``w_rec[2, 0]``, ``d_axon_out[1]``, ``x_hidden[3] t=17``, ...).
+addresses to read after a step (every synapse word, every axonal delay in use, the neuron
+parameters of the network's options, and trace-ring slots) and compares the words read with the golden model, naming the first difference
+(``w_rec[2, 0]``, ``d_axon_out[1]``, ``beta[4]``, ``x_hidden[3] t=17``, ...).
 """
 
 from __future__ import annotations
@@ -64,12 +64,17 @@ class LearningProbe:
                 for pre in range(net.projection_shape(proj)[1]):
                     offset = mm.axon_offset(proj, pre, params)
                     self.axons.append((mm.address(mm.REGION_AXON, offset), proj, pre))
+        # The parameters of the network's neuron options (beta; coupling, rho).
+        self.neurons = [(mm.address(mm.REGION_NEURON, mm.neuron_offset(name.upper(), i, params)),
+                         name, i)
+                        for name in net.neuron_parameters() for i in range(net.n_hidden)]
 
     # -- parameters ---------------------------------------------------------------------------
 
     def parameter_addresses(self) -> list[int]:
-        """Synapse words, then axonal delays."""
-        return [a for a, *_ in self.synapses] + [a for a, *_ in self.axons]
+        """Synapse words, then axonal delays, then neuron parameters."""
+        return ([a for a, *_ in self.synapses] + [a for a, *_ in self.axons]
+                + [a for a, *_ in self.neurons])
 
     def check_parameters(self, golden, words) -> ProbeMismatch | None:
         """Compare the words read at :meth:`parameter_addresses` with ``golden``."""
@@ -84,10 +89,16 @@ class LearningProbe:
                 diffs.append(ProbeMismatch(f"w_{proj}", (post, pre), w, want_w, 0))
             if d != want_d:
                 diffs.append(ProbeMismatch(f"d_{proj}", (post, pre), d, want_d, 0))
-        for (_, proj, pre), word in zip(self.axons, words[len(self.synapses):]):
+        start = len(self.synapses)
+        for (_, proj, pre), word in zip(self.axons, words[start:]):
             want = int(golden.projections[proj].d[0, pre])
             if int(word) != want:
                 diffs.append(ProbeMismatch(f"d_axon_{proj}", (pre,), int(word), want, 0))
+        start += len(self.axons)
+        for (_, name, i), word in zip(self.neurons, words[start:]):
+            want = int(golden.neurons[name][0, i])
+            if int(word) != want:
+                diffs.append(ProbeMismatch(name, (i,), int(word), want, 0))
         return _first(diffs)
 
     # -- traces -------------------------------------------------------------------------------
