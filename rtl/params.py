@@ -564,6 +564,10 @@ class CoreParams:
         - updates: per projection 1 cycle, plus ``2 n_pre posts + 6`` if it updates
           (``n_pre = n_in`` for ``in``, ``n_hidden`` otherwise; ``posts`` of its list);
         - 4 cycles of hand-over between the phases and the core.
+
+        With ``neuron_learning`` the parameter updates of the last hidden neuron (one slot
+        per learned parameter: ``beta``; ``coupling``, ``rho``) end ``slots + 1`` cycles
+        after the learning signals, which adds cycles only when the updates are shorter.
         """
         readouts_done, traces_done = self._trace_timing(n_in, n_hidden, n_out, recurrent,
                                                         half_width)
@@ -580,6 +584,9 @@ class CoreParams:
             update += 1
             if proj in updates and posts and (proj != "rec" or (recurrent and self.recurrent)):
                 update += 2 * n_pre * posts + 6
+        if self.neuron_learning:
+            slots = int(self.synapse_current) + 2 * int(self.adaptation)
+            update = max(update, slots + 1)
         return start + 4 + signal + update
 
     @property

@@ -97,8 +97,9 @@ class LearningCase:
         Readout error of the rule (``"any"``: drawn).
     rounding, feedback : str or None
         Force the rule's rounding or feedback mode; ``None`` keeps the draw.
-    learn : {"weights", "delays", "both", None}
-        Force what learns; ``None`` keeps the draw.
+    learn : {"weights", "delays", "both", "neurons", None}
+        Force what learns; ``None`` keeps the draw; ``"neurons"``: only the neuron
+        parameters (with ``learn_neurons``).
     saturate : bool
         Learning rates of 0 to 2 (every update is large: weights and delays hit their
         limits) and saturating initial weights.

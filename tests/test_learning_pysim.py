@@ -255,3 +255,67 @@ def test_learning_pysim_edge_cores(name):
     labels = rng.integers(0, net.n_out, size=steps)
     learn = rng.random(steps) < 0.8
     run_learning(params, net, spikes, labels, learn)
+
+
+def _neuron_core(synapse_current, adaptation, **overrides):
+    return CoreParams(**{**dict(
+        max_in=3, max_hidden=3, max_out=2, d_max=8, weight_bits=8, weight_frac=2, delay_frac=2,
+        decay_bits=10, recurrent=True, learning=True, trace_bits=6, u_bits=6, l_bits=10,
+        y_bits=10, v_bits=10, kernel_max_half_width=2, synapse_current=synapse_current,
+        adaptation=adaptation, neuron_learning=True, elig_bits=16), **overrides})
+
+
+NEURON_LEARNING_CASES = {
+    # name: (current synapses, adaptation, LearningCase fields)
+    "both_stochastic": (True, True, dict(seed=37, rounding="stochastic")),
+    "adaptation_saturate_noskip": (False, True, dict(seed=21, rounding="stochastic",
+                                                      saturate=True, zero_skip=False)),
+    "current_truncate": (True, False, dict(seed=28, rounding="truncate")),
+    # Only the neuron parameters learn, one readout: the updates are shorter than the
+    # parameter pipeline, whose end then sets the cycle count (checked exactly: no skip).
+    "both_neurons_only": (True, True, dict(seed=28, n_out=1, learn="neurons",
+                                           zero_skip=False, rounding="stochastic")),
+}
+
+
+@pytest.mark.parametrize("name", list(NEURON_LEARNING_CASES))
+def test_neuron_parameters_learn_like_golden(name):
+    """beta, coupling and rho learn (model.md section 11) as in the golden model: compared
+    after every step with the weights, delays and traces."""
+    from sim.learning_cases import LearningCase
+
+    current, adaptation, fields = NEURON_LEARNING_CASES[name]
+    params = _neuron_core(current, adaptation)
+    case = LearningCase(**{**dict(
+        name=name, n_in=3, n_hidden=3, n_out=2, samples=(60,), density=0.4,
+        learn_neurons=True, synapse="current" if current else "delta",
+        adaptation="threshold" if adaptation else "none"), **fields})
+    net = case.network(params)
+    (sample,) = case.inputs()
+    labels = np.full(len(sample["spikes"]), sample["label"])
+    golden = run_learning(params, net, sample["spikes"], labels, sample["learn"],
+                          zero_skip=case.zero_skip)
+    # The comparison saw learning: every learned parameter kind moved somewhere.
+    for field in net.neuron_parameters():
+        assert (golden.neurons[field][0] != getattr(net, field)).any(), field
+
+
+def test_neuron_learning_needs_the_core_option():
+    from sim.learning_cases import LearningCase
+
+    params = _neuron_core(True, True)
+    net = LearningCase(name="x", seed=1, n_in=3, n_hidden=3, n_out=2, learn_neurons=True,
+                       synapse="current", adaptation="threshold").network(params)
+    plain = dataclasses.replace(params, neuron_learning=False)
+    with pytest.raises(ValueError, match=r"learn_neurons = True needs a core built with "
+                                         r"neuron_learning=True"):
+        plain.check_network(net)
+    with pytest.raises(ValueError, match=r"learning\.elig_bits = 16 differs from the core's "
+                                         r"elig_bits = 20"):
+        dataclasses.replace(params, elig_bits=20).check_network(net)
+    with pytest.raises(ValueError, match="neuron_learning=True needs learning=True"):
+        dataclasses.replace(params, learning=False)
+    with pytest.raises(ValueError, match="elig_bits must be in \\[8, 32\\], got 7"):
+        dataclasses.replace(params, elig_bits=7)
+    chosen = CoreParams.for_network(net)
+    assert chosen.neuron_learning and chosen.elig_bits == 16
