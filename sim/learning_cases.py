@@ -56,16 +56,16 @@ LEARNING_VARIANTS: dict[str, CoreVariant] = {
     }),
 }
 
-#: ``LN``: a learning core with current synapses and the adaptive threshold (weights and
-#: delays learn; the neuron parameters are fixed), narrow formats so that the synaptic
-#: current, the adaptation and the raised threshold saturate. Not in :data:`LEARNING_VARIANTS`:
-#: its cases (:func:`neuron_learning_cases`) are opt-in (``-m slow``).
+#: ``LN``: a learning core with current synapses and the adaptive threshold, and the learning
+#: of their parameters (``neuron_learning``, 16-bit eligibilities so that they saturate),
+#: narrow formats so that the synaptic current, the adaptation and the raised threshold
+#: saturate. Not in :data:`LEARNING_VARIANTS`: its cases are :func:`neuron_learning_cases`.
 NEURON_LEARNING_VARIANT = CoreVariant("LN", {
     "max_in": 6, "max_hidden": 6, "max_out": 3, "d_max": 16,
     "weight_bits": 10, "weight_frac": 2, "delay_frac": 2, "decay_bits": 10,
     "v_bits": 10, "y_bits": 12, "recurrent": True, "learning": True,
     "trace_bits": 6, "u_bits": 6, "l_bits": 10, "kernel_max_half_width": 3,
-    "synapse_current": True, "adaptation": True,
+    "synapse_current": True, "adaptation": True, "neuron_learning": True, "elig_bits": 16,
 })
 
 #: Cases of ``LS`` that run (its cases are those of ``LB``, with the same seeds): the SPRAM
@@ -297,7 +297,8 @@ def learning_cases(variant_name: str, capacity: tuple[int, int, int]) -> list[Le
 def neuron_learning_cases(capacity: tuple[int, int, int]) -> list[LearningCase]:
     """Learning cases of :data:`NEURON_LEARNING_VARIANT` (capacity ``(max_in, max_hidden,
     max_out)``): weights and delays learn in networks with current synapses, the adaptive
-    threshold (whose surrogate is centred on the raised threshold) or both."""
+    threshold (whose surrogate is centred on the raised threshold) or both (``LN00`` to
+    ``LN02``), and with them ``beta``, ``coupling`` and ``rho`` (``LN03`` to ``LN06``)."""
     mi, mh, mo = capacity
     return [
         LearningCase(name="LN00_cur_adapt_syn_stochastic", seed=5000, n_in=mi, n_hidden=mh,
@@ -309,6 +310,24 @@ def neuron_learning_cases(capacity: tuple[int, int, int]) -> list[LearningCase]:
         LearningCase(name="LN02_cur_saturate", seed=5002, n_in=mi, n_hidden=mh, n_out=mo,
                      delay_rec="axonal", saturate=True, extreme_delays=True,
                      rounding="truncate", synapse="current", density=0.5),
+        # The neuron parameters learn with the weights and delays.
+        LearningCase(name="LN03_learn_cur_adapt_stochastic", seed=5003, n_in=mi,
+                     n_hidden=mh, n_out=mo, rounding="stochastic", synapse="current",
+                     adaptation="threshold", density=0.4, learn_neurons=True),
+        LearningCase(name="LN04_learn_adapt_axo_softmax", seed=5304, n_in=mi, n_hidden=mh,
+                     n_out=mo, delay_in="axonal", delay_rec="axonal", error="softmax",
+                     rounding="truncate", adaptation="threshold", density=0.5,
+                     learn_neurons=True),
+        # Rates of 0 to 2: beta, coupling and rho clamp at both ends; no zero skip.
+        LearningCase(name="LN05_learn_saturate_noskip", seed=5005, n_in=mi, n_hidden=mh,
+                     n_out=mo, delay_rec="axonal", saturate=True, rounding="stochastic",
+                     synapse="current", adaptation="threshold", density=0.5,
+                     zero_skip=False, learn_neurons=True),
+        # Only the neuron parameters learn, in a smaller network than the core.
+        LearningCase(name="LN06_learn_neurons_only_small", seed=5006, n_in=3, n_hidden=4,
+                     n_out=2, rounding="stochastic", synapse="current",
+                     adaptation="threshold", density=0.4, learn="neurons",
+                     learn_neurons=True),
     ]
 
 

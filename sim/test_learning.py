@@ -41,6 +41,8 @@ def _parameters(golden) -> dict[str, np.ndarray]:
         out[f"w_{name}"] = p.w[0].copy()
         if p.d is not None:
             out[f"d_{name}"] = p.d[0].copy()
+    for name, values in golden.neurons.items():   # beta, coupling, rho
+        out[name] = values[0].copy()
     return out
 
 
@@ -48,11 +50,16 @@ def _activity(net, before: dict, after: dict) -> dict:
     """What learning changed: values moved, values that ended at a limit of their range."""
     w_lo, w_hi = -(1 << (net.weight_bits - 1)), (1 << (net.weight_bits - 1)) - 1
     d_top = (net.d_max << net.delay_frac) - 1
+    neuron_tops = {"beta": (1 << net.decay_bits) - 1, "rho": (1 << net.decay_bits) - 1,
+                   "coupling": (1 << (net.v_bits - 1)) - 1}
     out = {"w_changed": 0, "d_changed": 0, "w_at_limit": 0, "d_at_zero": 0, "d_at_top": 0}
     for key, old in before.items():
         new = after[key]
         moved = new != old
-        if key.startswith("w_"):
+        if key in neuron_tops:
+            out[f"{key}_changed"] = int(moved.sum())
+            out[f"{key}_at_limit"] = int((moved & ((new == 0) | (new == neuron_tops[key]))).sum())
+        elif key.startswith("w_"):
             out["w_changed"] += int(moved.sum())
             out["w_at_limit"] += int((moved & ((new == w_lo) | (new == w_hi))).sum())
         else:
@@ -104,7 +111,8 @@ async def run_case(tb: CoreTB, case: LearningCase, variant: CoreVariant) -> dict
         r = net.learning
         entry["rule"] = {"error": r.error, "rounding": r.rounding, "feedback": r.feedback,
                          "learn_weights": r.learn_weights, "learn_delays": r.learn_delays,
-                         "half_width": r.kernel_half_width}
+                         "half_width": r.kernel_half_width,
+                         "learn_neurons": net.neuron_parameters() if r.learn_neurons else []}
 
     return await guarded(entry, label, body)
 

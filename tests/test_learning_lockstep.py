@@ -19,7 +19,11 @@ The cases must change weights and delays, reach the weight limits and clamp dela
 alternate, so that parallel workers build both variants at the same time.
 
 The variant ``LN`` (current synapses and the adaptive threshold, whose state is compared
-too) runs :func:`~sim.learning_cases.neuron_learning_cases`, opt-in with ``-m slow``.
+too, and the learning of their parameters) runs
+:func:`~sim.learning_cases.neuron_learning_cases`: the cases where ``beta``, ``coupling`` and
+``rho`` learn (compared after every learning step with the weights and delays) by default,
+on Verilator and one of them on Icarus; those where only weights and delays learn are
+opt-in with ``-m slow``.
 
 Select one simulator with ``-m icarus`` or ``-m verilator``; ``-k LA02`` runs one case.
 """
@@ -74,12 +78,18 @@ def test_learning_lockstep(simulator, variant_name, case, require_simulator):
     _run_case(simulator, LEARNING_VARIANTS[variant_name], case)
 
 
-def _neuron_params():
+#: Neuron-parameter learning cases run on Icarus.
+ICARUS_NEURON_CASES = ("LN00", "LN05")
+
+
+def _neuron_params(learn_neurons):
     variant = NEURON_LEARNING_VARIANT.params
     for case in neuron_learning_cases((variant["max_in"], variant["max_hidden"],
                                        variant["max_out"])):
+        if case.learn_neurons != learn_neurons:
+            continue
         for simulator in SIMULATORS:
-            if simulator == "icarus" and not case.name.startswith("LN00"):
+            if simulator == "icarus" and not case.name.startswith(ICARUS_NEURON_CASES):
                 continue
             yield pytest.param(simulator, case, id=f"{simulator}-{case.name}",
                                marks=[getattr(pytest.mark, simulator)])
@@ -88,9 +98,18 @@ def _neuron_params():
 @pytest.mark.slow
 @pytest.mark.sim
 @pytest.mark.lockstep
-@pytest.mark.parametrize("simulator, case", list(_neuron_params()))
+@pytest.mark.parametrize("simulator, case", list(_neuron_params(False)))
 def test_learning_lockstep_neuron_options(simulator, case, require_simulator):
     """Weights and delays learn with current synapses and the adaptive threshold."""
+    require_simulator(simulator)
+    _run_case(simulator, NEURON_LEARNING_VARIANT, case)
+
+
+@pytest.mark.sim
+@pytest.mark.lockstep
+@pytest.mark.parametrize("simulator, case", list(_neuron_params(True)))
+def test_learning_lockstep_neuron_parameters(simulator, case, require_simulator):
+    """beta, coupling and rho learn with (or without) the weights and delays."""
     require_simulator(simulator)
     _run_case(simulator, NEURON_LEARNING_VARIANT, case)
 
@@ -114,7 +133,11 @@ def _run_case(simulator, variant, case):
         assert activity["w_changed"] > 0, activity
     if rule["learn_delays"]:
         assert activity["d_changed"] > 0, activity
-    if case.saturate:
+    for name in rule["learn_neurons"]:
+        assert activity[f"{name}_changed"] > 0, activity
+        if case.saturate:
+            assert activity[f"{name}_at_limit"] > 0, activity
+    if case.saturate and (rule["learn_weights"] or rule["learn_delays"]):
         assert activity["w_at_limit"] > 0 and activity["d_at_zero"] + activity["d_at_top"] > 0
     # Learning steps cost more cycles than plain steps; without the zero skip every learning
     # step visits every synapse, so they all take the same time.
