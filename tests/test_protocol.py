@@ -246,6 +246,20 @@ def test_ping_info_rebuilds_the_neuron_options_exactly():
         assert mm.REGION_NEURON in proto.region_sizes(info.core_params())
 
 
+def test_ping_info_rebuilds_neuron_learning_exactly():
+    params = CoreParams(max_in=6, max_hidden=5, max_out=3, recurrent=True, learning=True,
+                        adaptation=True, neuron_learning=True, elig_bits=20)
+    words = proto.unpack_words(PingInfo.from_params(params, 16).to_payload())
+    assert words[10] & (1 << 7) and words[8] >> 24 == 20
+    assert PingInfo.from_payload(proto.pack_words(words)).core_params() == params
+    # A device built before neuron learning sent bit 7 and word 8's top byte as 0.
+    words[10] &= ~(1 << 7)
+    words[8] &= 0xFFFFFF
+    info = PingInfo.from_payload(proto.pack_words(words))
+    assert info.core_params() == dataclasses.replace(params, neuron_learning=False,
+                                                     elig_bits=24)
+
+
 def test_ping_info_rebuilds_a_kernel_core_exactly():
     params = CoreParams(max_in=6, max_hidden=5, max_out=3, recurrent=True, rec_kernel_taps=9)
     info = PingInfo.from_params(params, 16)
