@@ -142,10 +142,11 @@ def first_array_difference(pairs) -> str | None:
 
 
 def first_difference(rtl: Network, golden: Network) -> str | None:
-    """``"w_in[2, 5] rtl=... golden=..."`` for the first differing weight or delay, or None."""
-    return first_array_difference(
-        (key, getattr(rtl, key), getattr(golden, key))
-        for proj in rtl.projections() for key in (f"w_{proj}", f"d_{proj}"))
+    """``"w_in[2, 5] rtl=... golden=..."`` for the first differing weight, delay or neuron
+    parameter, or None."""
+    keys = [key for proj in rtl.projections() for key in (f"w_{proj}", f"d_{proj}")]
+    return first_array_difference((key, getattr(rtl, key), getattr(golden, key))
+                                  for key in keys + rtl.neuron_parameters())
 
 
 def _poll_progress(path: Path, bar: tqdm, finished: threading.Event) -> None:

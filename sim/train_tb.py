@@ -145,11 +145,13 @@ class CoreTrainer:
         self.progress.advance()
 
     async def read_words(self) -> list[int]:
-        """Every synapse word and axonal delay of the network (:class:`LearningProbe` order)."""
+        """Every synapse word, axonal delay and learned neuron parameter of the network
+        (:class:`LearningProbe` order)."""
         return await self.tb.read_words(self.probe.parameter_addresses())
 
     def parameters(self, words: list[int]) -> dict[str, np.ndarray]:
-        """``w_<proj>`` and ``d_<proj>`` arrays from the words of :meth:`read_words`."""
+        """``w_<proj>``, ``d_<proj>`` and neuron-parameter (``beta``, ``coupling``, ``rho``)
+        arrays from the words of :meth:`read_words`."""
         net, params = self.net, self.tb.params
         out: dict[str, np.ndarray] = {}
         for proj in self.probe.projections:
@@ -165,6 +167,11 @@ class CoreTrainer:
                 out[f"d_{proj}"][post, pre] = d
         for (_, proj, pre), word in zip(self.probe.axons, words[len(synapses):]):
             out[f"d_{proj}"][pre] = int(word)
+        for name in net.neuron_parameters():
+            out[name] = np.array(getattr(net, name), dtype=np.int64, copy=True)
+        start = len(synapses) + len(self.probe.axons)
+        for (_, name, i), word in zip(self.probe.neurons, words[start:]):
+            out[name][i] = int(word)
         return out
 
 
@@ -179,11 +186,13 @@ def delay_change(net, initial: dict, current: dict) -> float:
 
 def _first_difference(golden: GoldenCore, parameters: dict) -> str | None:
     """``"w_in[2, 5] rtl=... golden=..."`` for the first differing parameter, or None."""
-    return first_array_difference(
-        (key, parameters[key], want)
-        for name, p in golden.projections.items()
-        for key, want in ((f"w_{name}", p.w[0]), (f"d_{name}", None if p.d is None else p.d[0]))
-        if want is not None)
+    wanted = []
+    for name, p in golden.projections.items():
+        wanted.append((f"w_{name}", p.w[0]))
+        if p.d is not None:
+            wanted.append((f"d_{name}", p.d[0]))
+    wanted += [(name, values[0]) for name, values in golden.neurons.items()]
+    return first_array_difference((key, parameters[key], want) for key, want in wanted)
 
 
 async def train_on_core(tb: CoreTB, config: dict, report: dict) -> None:

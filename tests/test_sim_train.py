@@ -95,6 +95,34 @@ def test_rtl_training_with_current_synapses_equals_golden(tiny_files, tmp_path,
     assert load_network(rtl_dir / "trained.json").synapse == "current"
 
 
+@pytest.mark.sim
+@pytest.mark.verilator
+def test_rtl_training_of_neuron_parameters_equals_golden(tiny_files, tmp_path,
+                                                         require_simulator):
+    # Current synapses and the adaptive threshold whose beta, coupling and rho learn too:
+    # sim.train builds the core with neuron_learning and reads the parameters back.
+    require_simulator("verilator")
+    data = load_network(tiny_files / "net.json").to_dict()
+    data.update(synapse="current", beta=[150, 200, 230], adaptation="threshold",
+                rho=[200, 120, 60], coupling=[40, 10, 0])
+    data["learning"].update(learn_neurons=True, eta_beta=12, eta_coupling=4, eta_rho=12,
+                            elig_bits=20)
+    save_network(Network.from_dict(data), tmp_path / "net.json")
+    for name in ("train.npz", "test.npz"):
+        (tmp_path / name).write_bytes((tiny_files / name).read_bytes())
+    rtl_dir, golden_dir = tmp_path / "rtl", tmp_path / "golden"
+    assert sim_train.main(_argv(tmp_path, rtl_dir, "weights,delays", "--check",
+                                "lockstep")) == 0
+    assert golden_train.main(_argv(tmp_path, golden_dir, "weights,delays")) == 0
+    rtl = json.loads((rtl_dir / "out.json").read_text())
+    assert rtl["rtl"]["core_params"]["neuron_learning"] is True
+    assert rtl["check"]["parameters_identical"] is True
+    assert (rtl_dir / "trained.json").read_bytes() == (golden_dir / "trained.json").read_bytes()
+    trained = load_network(rtl_dir / "trained.json")
+    for name in ("beta", "coupling", "rho"):
+        assert list(getattr(trained, name)) != data[name], name
+
+
 def test_rec_kernel_network_is_refused(capsys, tiny_files, tmp_path):
     data = load_network(tiny_files / "net.json").to_dict()
     data.update(recurrent=True, delay_rec="axonal", rec_kernel=3, w_rec=[1, 2, 1],
