@@ -27,7 +27,10 @@ axonal delay and ``LEARN_COUNT``: ``--modes learning`` or ``--modes inference,le
 ``neurons`` (inference configurations with current synapses and the adaptive threshold,
 random or saturating ``beta``, ``rho`` and ``coupling``, on the lockstep variant N:
 ``--modes neurons``), and ``kernel`` (inference configurations whose recurrent weights are a
-kernel of shared taps, on the lockstep variant K: ``--modes kernel``).
+kernel of shared taps, on the lockstep variant K: ``--modes kernel``), and
+``neuron_learning`` (learning configurations in which ``beta``, ``coupling`` and ``rho``
+learn too, compared after every learning step, on the variant LN: ``--modes
+neuron_learning``).
 Adding a mode: write a draw function ``(rng, variant, steps, name) -> case`` and add it to
 :data:`MODES` with the variants it runs on, and teach :func:`bench.regress_tb.run_item` how
 to run its cases.
@@ -62,7 +65,8 @@ from sim.cases import LockstepCase
 from sim.variants import CORE_VARIANTS, CoreVariant
 
 __all__ = ["MODES", "REGRESS_VARIANTS", "Mode", "draw_config", "draw_inference",
-           "draw_kernel", "draw_learning", "draw_neurons", "get_variant", "main",
+           "draw_kernel", "draw_learning", "draw_neuron_learning", "draw_neurons",
+           "get_variant", "main",
            "run_regression"]
 
 #: Core variants of the regression: the lockstep variants A and B (their builds are shared
@@ -211,6 +215,22 @@ def draw_neurons(rng: np.random.Generator, variant: CoreVariant, steps: int,
         neuron_extremes=bool(rng.random() < 0.3))
 
 
+def draw_neuron_learning(rng: np.random.Generator, variant: CoreVariant, steps: int,
+                         name: str):
+    """A random learning configuration (:func:`draw_learning`) whose neuron parameters learn:
+    current synapses, the adaptive threshold or both (at least one), ``beta``, ``coupling``
+    and ``rho`` learning beside the weights and delays drawn, or alone in one draw of five.
+    Current synapses need the soft reset.
+    """
+    case = draw_learning(rng, variant, steps, name)
+    options = [("current", "none"), ("delta", "threshold"), ("current", "threshold")]
+    synapse, adaptation = options[int(rng.integers(len(options)))]
+    learn = "neurons" if rng.random() < 0.2 else case.learn
+    return dataclasses.replace(
+        case, synapse=synapse, adaptation=adaptation, learn=learn, learn_neurons=True,
+        reset="soft" if synapse == "current" else case.reset)
+
+
 def draw_kernel(rng: np.random.Generator, variant: CoreVariant, steps: int,
                 name: str) -> LockstepCase:
     """A random inference configuration (:func:`draw_inference`) for a core with a recurrent
@@ -241,12 +261,14 @@ class Mode:
 
 #: Configuration modes. ``learning`` runs on the learning variants of
 #: :data:`sim.learning_cases.LEARNING_VARIANTS` (their builds are shared with
-#: ``tests/test_learning_lockstep.py``), ``neurons`` and ``kernel`` on the lockstep variants N
-#: and K (shared with ``tests/test_lockstep.py``); they are off unless ``--modes`` names them.
+#: ``tests/test_learning_lockstep.py``), ``neuron_learning`` on its variant LN, ``neurons``
+#: and ``kernel`` on the lockstep variants N and K (shared with ``tests/test_lockstep.py``);
+#: they are off unless ``--modes`` names them.
 MODES: dict[str, Mode] = {
     "inference": Mode(draw_inference, tuple(REGRESS_VARIANTS)),
     "learning": Mode(draw_learning, ("LA", "LB")),
     "neurons": Mode(draw_neurons, ("N",)),
+    "neuron_learning": Mode(draw_neuron_learning, ("LN",)),
     "kernel": Mode(draw_kernel, ("K",)),
 }
 
@@ -258,8 +280,10 @@ def get_variant(name: str) -> CoreVariant:
         return REGRESS_VARIANTS[name]
     if name in CORE_VARIANTS:
         return CORE_VARIANTS[name]
-    from sim.learning_cases import LEARNING_VARIANTS
+    from sim.learning_cases import LEARNING_VARIANTS, NEURON_LEARNING_VARIANT
 
+    if name == NEURON_LEARNING_VARIANT.name:
+        return NEURON_LEARNING_VARIANT
     return LEARNING_VARIANTS[name]
 
 

@@ -52,7 +52,7 @@ async def run_item(tb: CoreTB, item: dict, variant: CoreVariant) -> dict:
     mode = item.pop("mode", "inference")
     if mode in ("inference", "neurons", "kernel"):
         return await run_config(tb, LockstepCase.from_dict(item), variant, index)
-    if mode == "learning":
+    if mode in ("learning", "neuron_learning"):
         from sim.learning_cases import LearningCase
         from sim.test_learning import run_case as run_learning_case
 
