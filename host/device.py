@@ -451,10 +451,12 @@ class Device:
         return total
 
     def export_network(self):
-        """The loaded network with the weights and delays the core holds now.
+        """The loaded network with the weights, delays and neuron parameters the core holds
+        now.
 
         Reads every synapse word and every axonal delay of the network loaded through this
-        object (:meth:`load_network`) and returns a :class:`golden.network.Network` with the
+        object (:meth:`load_network`), and the ``beta``, ``coupling`` and ``rho`` of its
+        neuron options (which learn on a core built with ``neuron_learning``), and returns a :class:`golden.network.Network` with the
         same structure, formats and learning rule: after online learning it is the learned
         network, comparable with :meth:`golden.model.GoldenCore.export_network`.
 
@@ -498,6 +500,9 @@ class Device:
             elif kind == "axonal":
                 first = mm.axon_offset(proj, 0, params)
                 data[f"d_{proj}"] = self.read(mm.address(mm.REGION_AXON, first), pre_count)
+        for name in net.neuron_parameters():
+            first = mm.neuron_offset(name.upper(), 0, params)
+            data[name] = self.read(mm.address(mm.REGION_NEURON, first), net.n_hidden)
         return Network.from_dict(data)
 
     # -- helpers --------------------------------------------------------------------------

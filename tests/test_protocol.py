@@ -562,6 +562,13 @@ def test_device_loads_a_network_with_the_neuron_options():
     assert device.load_network(net) == len(expected)
     for addr, data in expected:
         assert link.memory[addr] == data, f"word at 0x{addr:05X}"
+    assert device.export_network().to_dict() == net.to_dict()
+    # What the core learned comes back: beta of neuron 2 and rho of neuron 0 changed.
+    link.memory[mm.address(mm.REGION_NEURON, mm.neuron_offset("BETA", 2, NEURON_PARAMS))] = 7
+    link.memory[mm.address(mm.REGION_NEURON, mm.neuron_offset("RHO", 0, NEURON_PARAMS))] = 9
+    learned = device.export_network()
+    assert learned.beta[2] == 7 and learned.rho[0] == 9
+    assert list(learned.coupling) == list(net.coupling)
     # A core without the options refuses the network before anything is sent.
     bare = FakeLink(dataclasses.replace(NEURON_PARAMS, synapse_current=False))
     device = Device(bare)
