@@ -51,7 +51,7 @@ from .block_ram import block_ram
 from .learning import HASH_LATENCY, Mix32Pipeline, _saturate
 from .params import CoreParams
 
-__all__ = ["ETA_MAX", "NeuronLearningUnit", "PIPELINE_CYCLES"]
+__all__ = ["ETA_MAX", "PIPELINE_CYCLES", "NeuronLearningUnit"]
 
 #: Largest learning-rate shift of a neuron parameter (``golden.learning``).
 ETA_MAX = 47
@@ -319,7 +319,7 @@ class NeuronLearningUnit(wiring.Component):
             m.d.sync += [valid.eq(prev_valid), slot_.eq(prev_slot), index.eq(prev_index)]
         s1_factor = Signal.like(issue_factor)
         m.d.sync += s1_factor.eq(issue_factor)
-        s1_valid, s1_slot, _ = stages[0]
+        _, s1_slot, _ = stages[0]
 
         def select(slot_signal, values):
             """The value of the group in ``slot_signal`` (``values``: group name -> value)."""
@@ -352,7 +352,7 @@ class NeuronLearningUnit(wiring.Component):
             delayed = nxt
 
         # Stage 4: rounding, and the parameter read.
-        s4_valid, s4_slot, s4_index = stages[3]
+        _, s4_slot, s4_index = stages[3]
         etas = {"beta": self.eta_beta, "coupling": self.eta_coupling, "rho": self.eta_rho}
         eta = Signal(range(ETA_MAX + 1))
         m.d.comb += eta.eq(select(s4_slot, etas))
