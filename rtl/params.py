@@ -733,6 +733,8 @@ class CoreParams:
                       adaptation=getattr(net, "adaptation", "none") == "threshold",
                       rec_kernel_taps=int(getattr(net, "rec_kernel", 0)))
         values.update(overrides)
+        if not values.get("learning") and "neuron_learning" not in overrides:
+            values["neuron_learning"] = False   # learning=False: an inference core
         params = cls(**values)
         params.check_network(net)
         return params

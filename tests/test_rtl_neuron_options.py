@@ -118,17 +118,20 @@ def test_refusals_kernel_and_learning():
     with pytest.raises(ValueError, match=r"^network rec_kernel = 3 needs a core built with "
                                          r"rec_kernel_taps >= 3 \(this core: 0\)$"):
         mm.network_writes(Network.from_dict(data), params)
-    # A learning core with the options learns weights and delays, not the neuron parameters.
+    # A learning core with the options learns weights and delays; the neuron parameters
+    # only on a core built with neuron_learning.
     data = option_network().to_dict()
     data["learning"] = LearningRule().to_dict()
     learning_core = CoreParams.for_network(Network.from_dict(data))
     assert learning_core.learning and learning_core.synapse_current
+    assert not learning_core.neuron_learning
     assert mm.network_writes(Network.from_dict(data), learning_core)
     data["learning"] = LearningRule(learn_neurons=True).to_dict()
     net = Network.from_dict(data)
-    with pytest.raises(ValueError, match=r"^network learning.learn_neurons = True is not "
-                                         r"supported by the RTL \(allowed: False; "):
-        CoreParams.for_network(net)
+    with pytest.raises(ValueError, match=r"^network learning.learn_neurons = True needs a core "
+                                         r"built with neuron_learning=True"):
+        mm.network_writes(net, learning_core)
+    assert CoreParams.for_network(net).neuron_learning
     # An inference core runs the network and ignores the rule.
     assert mm.network_writes(net, CoreParams.for_network(net, learning=False))
 
