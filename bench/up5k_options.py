@@ -24,10 +24,11 @@ out of range, a combination ``CoreParams`` refuses) is listed as ``rejected`` wi
 reason, and the other rows still build; so a row for an option that is not there yet can
 be written down now and measured once it is.
 
-Capacity search. A row that does not fit, and does not set ``--max-in``, ``--max-hidden`` or
-``--max-out`` itself, is built again at the capacities of ``--ladder`` (in / hidden / out,
-largest first; those not smaller than the row's own are skipped) until one fits; each
-attempt is a result of its own, ``<row> @ in/hidden/out``, with ``search_of`` naming the row.
+Capacity search. A row that does not fit, and does not set ``--max-in``, ``--max-hidden``,
+``--max-out`` or ``--max-synapses`` itself, is built again at the capacities of ``--ladder``
+(``IN/HIDDEN/OUT``, optionally ``:SYNAPSES``, else the dense maximum; largest first; those not
+smaller than the row's own are skipped) until one fits; each attempt is a result of its own,
+``<row> @ <capacity>``, with ``search_of`` naming the row.
 The ladder rather than a bisection: a build that overflows stops after synthesis and
 packing (about a minute), a build that fits places and routes the full device (up to a few
 minutes), so going down in order costs one complete build per row and finds the largest
@@ -67,8 +68,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.compare import BenchParser, UsageError, fail, write_json
 
-__all__ = ["DEFAULT_LADDER", "GROUPS", "ROWS", "Row", "RowRejected", "main", "parse_extra",
-           "parse_ladder", "run_row", "select_rows"]
+__all__ = ["DEFAULT_LADDER", "GROUPS", "ROWS", "Capacity", "Row", "RowRejected", "main",
+           "parse_extra", "parse_ladder", "run_row", "select_rows"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,14 +107,50 @@ GROUPS = {
     "learning": [name for name in ROWS if name.startswith("learning-")],
 }
 
-#: Capacities (in, hidden, out) tried, largest first, for a row that does not fit.
-DEFAULT_LADDER = ((32, 96, 10), (32, 80, 10), (32, 64, 10), (16, 48, 8), (16, 32, 8),
-                  (8, 16, 4))
+@dataclasses.dataclass(frozen=True)
+class Capacity:
+    """A capacity of the ladder: sizes, and the synapses (``None``: the dense maximum)."""
+
+    max_in: int
+    max_hidden: int
+    max_out: int
+    max_synapses: int | None = None
+
+    @property
+    def text(self) -> str:
+        sizes = f"{self.max_in}/{self.max_hidden}/{self.max_out}"
+        return sizes if self.max_synapses is None else f"{sizes}:{self.max_synapses}"
+
+    def flags(self) -> tuple[str, ...]:
+        flags = ("--max-in", str(self.max_in), "--max-hidden", str(self.max_hidden),
+                 "--max-out", str(self.max_out))
+        if self.max_synapses is not None:
+            flags += ("--max-synapses", str(self.max_synapses))
+        return flags
+
+    def smaller_than(self, params) -> bool:
+        """Whether this capacity is smaller than ``params``' (and nowhere larger)."""
+        own = (params.max_in, params.max_hidden, params.max_out)
+        sizes = (self.max_in, self.max_hidden, self.max_out)
+        if not all(a <= b for a, b in zip(sizes, own)):
+            return False
+        if self.max_synapses is not None and self.max_synapses > params.max_synapses:
+            return False
+        return sizes != own or (self.max_synapses or params.max_synapses) < params.max_synapses
+
+
+#: Capacities tried, largest first, for a row that does not fit: the full sizes with the
+#: synapses of one SPRAM block (16384 13-bit words: one bank, no bank select), then fewer
+#: hidden neurons (80 and fewer: the dense synapses of a row fit one block as well; 64 and
+#: fewer: a 6-bit neuron index), then smaller networks.
+DEFAULT_LADDER = (Capacity(32, 112, 10, 16384), Capacity(32, 96, 10), Capacity(32, 80, 10),
+                  Capacity(32, 64, 10), Capacity(16, 48, 8), Capacity(16, 32, 8),
+                  Capacity(8, 16, 4))
 
 #: rtl.build options the bench sets itself; a row may not.
 _BENCH_OPTIONS = ("--board", "--out", "--seed", "--program", "--dry-run", "--no-progress",
                   "--list-boards")
-_CAPACITY_OPTIONS = ("--max-in", "--max-hidden", "--max-out")
+_CAPACITY_OPTIONS = ("--max-in", "--max-hidden", "--max-out", "--max-synapses")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _RESOURCE_LABELS = {"lc": "LC", "lut": "LUT4", "ff": "FF", "ebr": "EBR", "spram": "SPRAM",
                     "dsp": "DSP", "pll": "PLL", "io": "I/O"}
@@ -180,20 +217,23 @@ def select_rows(text: str | None, extras: list[Row]) -> list[Row]:
     return [available[name] for name in names]
 
 
-def parse_ladder(text: str) -> tuple[tuple[int, int, int], ...]:
-    """``--ladder`` as capacities (in, hidden, out): ``32/64/10,16/48/8``."""
+def parse_ladder(text: str) -> tuple[Capacity, ...]:
+    """``--ladder`` as capacities: ``32/112/10:16384,32/64/10,16/48/8`` (``:SYNAPSES``
+    optional, default the dense maximum of the sizes)."""
     ladder = []
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
+        sizes_text, _, synapses_text = item.partition(":")
         try:
-            sizes = tuple(int(v) for v in item.split("/"))
+            sizes = tuple(int(v) for v in sizes_text.split("/"))
+            synapses = int(synapses_text) if synapses_text else None
         except ValueError:
-            sizes = ()
-        if len(sizes) != 3 or min(sizes) < 1:
-            raise UsageError(f"--ladder must be capacities IN/HIDDEN/OUT separated by commas "
-                             f"(e.g. 32/64/10,16/48/8), got {item!r}")
-        ladder.append(sizes)
+            sizes, synapses = (), None
+        if len(sizes) != 3 or min(sizes) < 1 or (synapses is not None and synapses < 1):
+            raise UsageError(f"--ladder must be capacities IN/HIDDEN/OUT[:SYNAPSES] separated "
+                             f"by commas (e.g. 32/112/10:16384,32/64/10), got {item!r}")
+        ladder.append(Capacity(*sizes, synapses))
     return tuple(ladder)
 
 
@@ -331,11 +371,9 @@ def _fits(status: str | None, over: dict[str, int]) -> bool | None:
     return None
 
 
-def _ladder_for(params, ladder) -> list[tuple[int, int, int]]:
+def _ladder_for(params, ladder) -> list[Capacity]:
     """The ladder's capacities smaller than ``params``' own (none larger in any size)."""
-    own = (params.max_in, params.max_hidden, params.max_out)
-    return [sizes for sizes in ladder
-            if sizes != own and all(a <= b for a, b in zip(sizes, own))]
+    return [capacity for capacity in ladder if capacity.smaller_than(params)]
 
 
 def run_row(row: Row, *, board: str, out_dir: Path, seed: int, run: bool, search: bool,
@@ -364,10 +402,9 @@ def run_row(row: Row, *, board: str, out_dir: Path, seed: int, run: bool, search
     if not (search and run and results[0]["fits"] is False and not explicit):
         return results
     candidates = _ladder_for(plan.params, ladder)
-    for sizes in candidates:
-        name = f"{row.name} @ {'/'.join(map(str, sizes))}"
-        flags = (*row.flags, "--max-in", str(sizes[0]), "--max-hidden", str(sizes[1]),
-                 "--max-out", str(sizes[2]))
+    for capacity in candidates:
+        name = f"{row.name} @ {capacity.text}"
+        flags = (*row.flags, *capacity.flags())
         try:
             smaller = plan_row(board, flags)
         except RowRejected as err:
@@ -375,7 +412,8 @@ def run_row(row: Row, *, board: str, out_dir: Path, seed: int, run: bool, search
             add({"name": name, "flags": list(flags), "status": "rejected", "fits": None,
                  "over": {}, "error": str(err), "search_of": row.name})
             continue
-        result = _build_logged(name, smaller, out_dir / f"{row.name}@{'-'.join(map(str, sizes))}",
+        slug = capacity.text.replace("/", "-").replace(":", "-")
+        result = _build_logged(name, smaller, out_dir / f"{row.name}@{slug}",
                                seed=seed, run=run, progress=progress, log=log,
                                search_of=row.name)
         add(result)
@@ -473,10 +511,9 @@ def _parser() -> BenchParser:
     parser.add_argument("--board", choices=("icebreaker", "upduino"), default="icebreaker",
                         help="UP5K board (default icebreaker)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
-    parser.add_argument("--ladder", default=",".join("/".join(map(str, s))
-                                                     for s in DEFAULT_LADDER),
-                        help="capacities IN/HIDDEN/OUT tried for a row that does not fit, "
-                             "largest first (default %(default)s)")
+    parser.add_argument("--ladder", default=",".join(c.text for c in DEFAULT_LADDER),
+                        help="capacities IN/HIDDEN/OUT[:SYNAPSES] tried for a row that does "
+                             "not fit, largest first (default %(default)s)")
     parser.add_argument("--no-search", dest="search", action="store_false",
                         help="do not look for a smaller capacity that fits")
     parser.add_argument("--out-dir", type=Path, default=Path("build") / "up5k-options",
@@ -520,7 +557,7 @@ def main(argv=None) -> int:
                  f"{' '.join(row.flags)!r}: {err}")
 
     config = {"board": args.board, "seed": args.seed, "search": args.search,
-              "ladder": ["/".join(map(str, s)) for s in ladder], "dry_run": args.dry_run,
+              "ladder": [c.text for c in ladder], "dry_run": args.dry_run,
               "rows": {row.name: {"flags": list(row.flags), "description": row.description}
                        for row in rows},
               **_git_state()}

@@ -60,13 +60,21 @@ def test_extra_splits_like_a_shell():
 
 
 def test_ladder():
-    assert bench.parse_ladder("32/64/10, 16/48/8") == ((32, 64, 10), (16, 48, 8))
-    for bad in ("32/64", "32/x/10", "0/4/4"):
+    C = bench.Capacity
+    assert bench.parse_ladder("32/112/10:16384, 16/48/8") == (C(32, 112, 10, 16384),
+                                                             C(16, 48, 8))
+    assert C(32, 112, 10, 16384).text == "32/112/10:16384"
+    assert C(16, 48, 8).flags() == ("--max-in", "16", "--max-hidden", "48", "--max-out", "8")
+    for bad in ("32/64", "32/x/10", "0/4/4", "32/64/10:", "32/64/10:x", "32/64/10:0"):
+        if bad == "32/64/10:":
+            assert bench.parse_ladder(bad) == (C(32, 64, 10),)
+            continue
         with pytest.raises(UsageError, match="--ladder must be"):
             bench.parse_ladder(bad)
-    params = bench.plan_row("icebreaker", ()).params  # 32/112/10
-    assert bench._ladder_for(params, ((64, 64, 10), (32, 112, 10), (32, 96, 10))) == [
-        (32, 96, 10)]
+    params = bench.plan_row("icebreaker", ()).params  # 32/112/10, 17248 synapses
+    ladder = (C(64, 64, 10), C(32, 112, 10), C(32, 112, 10, 20000), C(32, 112, 10, 16384),
+              C(32, 96, 10))
+    assert bench._ladder_for(params, ladder) == [C(32, 112, 10, 16384), C(32, 96, 10)]
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):
@@ -140,8 +148,10 @@ def test_search_goes_down_the_ladder_until_a_build_fits(tmp_path, monkeypatch):
     built = []
 
     def fake_build(board, params, *, build_dir, run, **kwargs):
-        built.append((params.max_in, params.max_hidden, params.max_out, params.adaptation))
-        lc = 5280 + 81 - 3 * (112 - params.max_hidden)  # fits from 80 hidden neurons down
+        built.append((params.max_in, params.max_hidden, params.max_out, params.max_synapses,
+                      params.adaptation))
+        # 81 over; one SPRAM bank saves 40 cells, every hidden neuron 3: fits at 96.
+        lc = 5361 - 3 * (112 - params.max_hidden) - 40 * (params.max_synapses <= 16384)
         if lc > 5280:
             raise rtl_build.BuildError("does not fit", _fake_report(params, lc, "does not fit"))
         return rtl_build.BuildResult(build_dir, None, _fake_report(params, lc, "ok"))
@@ -150,31 +160,34 @@ def test_search_goes_down_the_ladder_until_a_build_fits(tmp_path, monkeypatch):
     saw = []
     results = bench.run_row(bench.ROWS["learning-adaptation"], board="icebreaker",
                             out_dir=tmp_path, seed=1, run=True, search=True,
-                            ladder=((64, 64, 16), *bench.DEFAULT_LADDER), progress=False,
-                            on_result=saw.append)
-    assert built == [(32, 112, 10, True), (32, 96, 10, True), (32, 80, 10, True)]
+                            ladder=(bench.Capacity(64, 64, 16), *bench.DEFAULT_LADDER),
+                            progress=False, on_result=saw.append)
+    assert built == [(32, 112, 10, 17248, True), (32, 112, 10, 16384, True),
+                     (32, 96, 10, 13248, True)]
     assert [r["name"] for r in results] == ["learning-adaptation",
-                                            "learning-adaptation @ 32/96/10",
-                                            "learning-adaptation @ 32/80/10"]
+                                            "learning-adaptation @ 32/112/10:16384",
+                                            "learning-adaptation @ 32/96/10"]
     assert saw == results
     assert [r["fits"] for r in results] == [False, False, True]
     assert results[0]["over"] == {"lc": 81} and "search_of" not in results[0]
-    assert results[1]["over"] == {"lc": 33} and results[1]["search_of"] == "learning-adaptation"
-    assert results[2]["lc"] == 5265 and results[2]["fmax_mhz"] == 13.0
-    assert results[2]["build_dir"].endswith("learning-adaptation@32-80-10")
+    assert results[1]["over"] == {"lc": 41} and results[1]["search_of"] == "learning-adaptation"
+    assert results[1]["build_dir"].endswith("learning-adaptation@32-112-10-16384")
+    assert results[2]["lc"] == 5273 and results[2]["fmax_mhz"] == 13.0
+    assert results[2]["synapses"] == 13248
     table = bench.format_table(results)
     assert "no: LC +81" in table and "13.0 / 14.5 @ 6" in table
 
     # A row with an explicit capacity is not searched; nor with --no-search.
     built.clear()
-    explicit = bench.parse_extra("x=--adaptation --max-hidden 100")
-    assert len(bench.run_row(explicit, board="icebreaker", out_dir=tmp_path, seed=1,
-                             run=True, search=True, ladder=bench.DEFAULT_LADDER,
-                             progress=False)) == 1
+    for flags in ("--adaptation --max-hidden 100", "--adaptation --max-synapses 16000"):
+        explicit = bench.parse_extra(f"x={flags}")
+        assert len(bench.run_row(explicit, board="icebreaker", out_dir=tmp_path, seed=1,
+                                 run=True, search=True, ladder=bench.DEFAULT_LADDER,
+                                 progress=False)) == 1
     assert len(bench.run_row(bench.ROWS["learning-adaptation"], board="icebreaker",
                              out_dir=tmp_path, seed=1, run=True, search=False,
                              ladder=bench.DEFAULT_LADDER, progress=False)) == 1
-    assert len(built) == 2
+    assert len(built) == 3
 
 
 @pytest.mark.slow
