@@ -465,7 +465,8 @@ def _fmax_text(result: dict[str, Any]) -> str:
 
 def format_table(results: list[dict[str, Any]]) -> str:
     """The results as a plain text table."""
-    head = (f"{'row':36s} {'in/hid/out':>11s} {'synapses':>8s} {'LCs':>5s} {'LUT4':>5s} "
+    width = max([len(r["name"]) for r in results] + [36])
+    head = (f"{'row':{width}s} {'in/hid/out':>11s} {'synapses':>8s} {'LCs':>5s} {'LUT4':>5s} "
             f"{'FF':>5s} {'EBR':>4s} {'SPRAM':>5s} {'DSP':>3s} {'Fmax/DSP @ clock (MHz)':>23s} "
             f"{'time':>6s}  fits")
     lines = [head]
@@ -474,7 +475,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
             return "-" if r.get(key) is None else str(r[key])
         seconds = r.get("seconds")
         lines.append(
-            f"{r['name']:36s} {r.get('capacity', '-'):>11s} {num('synapses'):>8s} "
+            f"{r['name']:{width}s} {r.get('capacity', '-'):>11s} {num('synapses'):>8s} "
             f"{num('lc'):>5s} {num('lut'):>5s} {num('ff'):>5s} {num('ebr'):>4s} "
             f"{num('spram'):>5s} {num('dsp'):>3s} {_fmax_text(r):>23s} "
             f"{'-' if seconds is None else f'{seconds:.0f} s':>6s}  {_verdict(r)}")
