@@ -407,18 +407,15 @@ class Core(wiring.Component):
             neuron.acc.eq(acc),
             neuron.theta.eq(theta_rd.data),
         ]
+        # Port of a unit -> NEURON memory whose read data (the stage-2 neuron) it takes.
+        option_reads = {}
         if p.synapse_current:
-            m.d.comb += [
-                neuron.current_on.eq(current_on),
-                neuron.beta.eq(neuron_mems["BETA"][0].data),
-                neuron.current.eq(neuron_mems["C"][0].data),
-            ]
+            option_reads.update(beta="BETA", current="C")
+            m.d.comb += neuron.current_on.eq(current_on)
         if p.adaptation:
-            m.d.comb += [
-                neuron.rho.eq(neuron_mems["RHO"][0].data),
-                neuron.coupling.eq(neuron_mems["COUPLING"][0].data),
-                neuron.adaptation.eq(neuron_mems["A"][0].data),
-            ]
+            option_reads.update(rho="RHO", coupling="COUPLING", adaptation="A")
+        m.d.comb += [getattr(neuron, port).eq(neuron_mems[name][0].data)
+                     for port, name in option_reads.items()]
         with m.If(s2_update):
             with m.If(s2_readout):
                 m.d.comb += [
@@ -458,18 +455,9 @@ class Core(wiring.Component):
                 neuron_learning.fwd_index.eq(s2_post),
                 neuron_learning.alpha.eq(alpha_rd.data),
                 neuron_learning.spike.eq(neuron.spike),
+                *(getattr(neuron_learning, port).eq(neuron_mems[name][0].data)
+                  for port, name in option_reads.items()),
             ]
-            if p.synapse_current:
-                m.d.comb += [
-                    neuron_learning.beta.eq(neuron_mems["BETA"][0].data),
-                    neuron_learning.current.eq(neuron_mems["C"][0].data),
-                ]
-            if p.adaptation:
-                m.d.comb += [
-                    neuron_learning.rho.eq(neuron_mems["RHO"][0].data),
-                    neuron_learning.coupling.eq(neuron_mems["COUPLING"][0].data),
-                    neuron_learning.adaptation.eq(neuron_mems["A"][0].data),
-                ]
 
         def bus_writes():
             """Bus writes to the memories (only while idle)."""

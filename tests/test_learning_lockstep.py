@@ -82,34 +82,25 @@ def test_learning_lockstep(simulator, variant_name, case, require_simulator):
 ICARUS_NEURON_CASES = ("LN00", "LN05")
 
 
-def _neuron_params(learn_neurons):
+def _neuron_params():
     variant = NEURON_LEARNING_VARIANT.params
     for case in neuron_learning_cases((variant["max_in"], variant["max_hidden"],
                                        variant["max_out"])):
-        if case.learn_neurons != learn_neurons:
-            continue
         for simulator in SIMULATORS:
             if simulator == "icarus" and not case.name.startswith(ICARUS_NEURON_CASES):
                 continue
-            yield pytest.param(simulator, case, id=f"{simulator}-{case.name}",
-                               marks=[getattr(pytest.mark, simulator)])
+            marks = [getattr(pytest.mark, simulator)]
+            if not case.learn_neurons:
+                marks.append(pytest.mark.slow)   # weights and delays only: opt-in
+            yield pytest.param(simulator, case, id=f"{simulator}-{case.name}", marks=marks)
 
 
-@pytest.mark.slow
 @pytest.mark.sim
 @pytest.mark.lockstep
-@pytest.mark.parametrize("simulator, case", list(_neuron_params(False)))
+@pytest.mark.parametrize("simulator, case", list(_neuron_params()))
 def test_learning_lockstep_neuron_options(simulator, case, require_simulator):
-    """Weights and delays learn with current synapses and the adaptive threshold."""
-    require_simulator(simulator)
-    _run_case(simulator, NEURON_LEARNING_VARIANT, case)
-
-
-@pytest.mark.sim
-@pytest.mark.lockstep
-@pytest.mark.parametrize("simulator, case", list(_neuron_params(True)))
-def test_learning_lockstep_neuron_parameters(simulator, case, require_simulator):
-    """beta, coupling and rho learn with (or without) the weights and delays."""
+    """Weights and delays learn with current synapses and the adaptive threshold, and
+    (cases with ``learn_neurons``) beta, coupling and rho with them or alone."""
     require_simulator(simulator)
     _run_case(simulator, NEURON_LEARNING_VARIANT, case)
 
