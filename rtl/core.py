@@ -201,6 +201,12 @@ class Core(wiring.Component):
             learn_reg = Signal()    # the running step learns (``learn`` and a rule loaded)
             # Synapse address of the first readout synapse, n_hidden * (n_in + n_rec).
             out_base = Signal(range(p.max_synapses + 1))
+        # CTRL.REC_KERNEL: the learning pass needs the network kernel's taps (its rounding is
+        # keyed by the network's tap index, and the core taps around it stay zero).
+        kernel_learning = p.learning and p.rec_kernel_taps > 0
+        if kernel_learning:
+            rec_kernel = Signal(range(p.rec_kernel_taps + 1), init=p.rec_kernel_taps)
+        ctrl_bits = 4 if kernel_learning else 3
 
         # -- sequencer counters and pipeline registers ---------------------------------------
 
@@ -261,7 +267,7 @@ class Core(wiring.Component):
         def clamp(value, cap):
             return Mux(value == 0, 1, Mux(_above(value, cap), cap, value))
 
-        with m.If(bus_write & (region == mm.REGION_CTRL)), m.Switch(offset[:3]):
+        with m.If(bus_write & (region == mm.REGION_CTRL)), m.Switch(offset[:ctrl_bits]):
             with m.Case(mm.CTRL_N_IN):
                 m.d.sync += n_in.eq(clamp(w_data, p.max_in))
             with m.Case(mm.CTRL_N_HIDDEN):
@@ -280,15 +286,19 @@ class Core(wiring.Component):
                     m.d.sync += label.eq(w_data)
                 with m.Case(mm.CTRL_LEARN_COUNT):
                     m.d.sync += learn_count.eq(w_data)
+            if kernel_learning:
+                with m.Case(mm.CTRL_REC_KERNEL):
+                    top = p.rec_kernel_taps
+                    m.d.sync += rec_kernel.eq(Mux(_above(w_data, top), top, w_data))
 
         # Read data is selected by what was read in the previous cycle.
         rd_valid = Signal()
         rd_region = Signal(4)
-        rd_ctrl = Signal(3)
+        rd_ctrl = Signal(ctrl_bits)
         m.d.sync += [
             rd_valid.eq(bus_read),
             rd_region.eq(region),
-            rd_ctrl.eq(offset[:3]),
+            rd_ctrl.eq(offset[:ctrl_bits]),
         ]
         if neuron_mems:
             rd_field = Signal(3)
@@ -307,6 +317,8 @@ class Core(wiring.Component):
                       (mm.CTRL_CYCLES, cycles)]
         if p.learning:
             ctrl_words += [(mm.CTRL_LABEL, label), (mm.CTRL_LEARN_COUNT, learn_count)]
+        if kernel_learning:
+            ctrl_words.append((mm.CTRL_REC_KERNEL, rec_kernel))
         with m.If(rd_valid), m.Switch(rd_region):
             with m.Case(mm.REGION_CTRL), m.Switch(rd_ctrl):
                 for number, value in ctrl_words:
@@ -541,6 +553,8 @@ class Core(wiring.Component):
                                 port.data.eq(neuron_learning.param_w_data),
                                 port.en.eq(getattr(neuron_learning, f"{name.lower()}_w_en")),
                             ]
+            if kernel_learning:
+                m.d.comb += engine.rec_kernel.eq(rec_kernel)
             # The learning pass owns the synapse, readout and axonal-delay memories.
             with m.If(engine.learn_busy):
                 m.d.comb += [

@@ -43,8 +43,8 @@ from .block_ram import block_ram
 from .bus import DATA_WIDTH
 from .params import CoreParams
 
-__all__ = ["HASH_LATENCY", "LearningEngine", "Mix32Pipeline", "SignalUnit", "TraceUnit",
-           "UpdateUnit"]
+__all__ = ["HASH_LATENCY", "KernelUpdateUnit", "LearningEngine", "Mix32Pipeline", "SignalUnit",
+           "TraceUnit", "UpdateUnit"]
 
 # Projection codes, as in rtl.core.Projection (not imported: the core imports this module).
 _IN, _REC, _OUT = 0, 1, 2
@@ -52,6 +52,8 @@ _IN, _REC, _OUT = 0, 1, 2
 HASH_LATENCY = 4
 # Stochastic-rounding streams (docs/model.md 7.6).
 _STREAM_SYNAPTIC_DELAY, _STREAM_AXONAL_DELAY = 1, 2
+# Shared parameters (recurrent kernel taps: group 0, address = tap) use stream 3 (model.md 11.3).
+_STREAM_SHARED = 3
 
 
 def _saturate(value, bits):
@@ -481,11 +483,17 @@ softmax_shift, l_shift : In
         Read port of the post list (hidden neurons from 0, readouts from ``max_hidden``).
     hidden_count, out_count : Out
         Entries of the two lists after the pass.
+    key_row, key_out_base : In, list_key : Out
+        Only on a core built with ``rec_kernel_taps``: the post list also holds the hash
+        address of a neuron's first synapse in the dense layout (:meth:`key_bound`), from
+        ``key_row`` apart (``n_in + n_hidden``, or ``n_in`` without the recurrent projection)
+        for hidden neurons and ``n_hidden`` apart from ``key_out_base`` for readouts.
     shift_value, shift_amount : Out, shift_result : In
         The engine's shared shifter (``acc >> l_shift``).
     factor_en, factor_index, factor_value : Out
-        With ``neuron_learning``: the post factor ``F_i`` of hidden neuron ``factor_index``,
-        for one cycle as it is made (every hidden neuron, in order, skipped or not).
+        With ``neuron_learning`` or ``rec_kernel_taps``: the post factor ``F_i`` of hidden
+        neuron ``factor_index``, for one cycle as it is made (every hidden neuron, in order,
+        skipped or not).
     """
 
     def __init__(self, params: CoreParams):
@@ -493,7 +501,7 @@ softmax_shift, l_shift : In
         self._params = p
         list_depth = p.max_hidden + p.max_out
         factor_stream = {}
-        if p.neuron_learning:
+        if p.neuron_learning or p.rec_kernel_taps:
             factor_stream = {
                 "factor_en": Out(1),
                 "factor_index": Out(range(p.max_hidden)),
@@ -537,11 +545,23 @@ softmax_shift, l_shift : In
             "list_factor": Out(signed(p.post_factor_bits)),
             "hidden_count": Out(range(p.max_hidden + 1)),
             "out_count": Out(range(p.max_out + 1)),
+            **({
+                "key_row": In(range(p.max_in + p.max_hidden + 1)),
+                "key_out_base": In(range(self.key_bound(p))),
+                "list_key": Out(range(self.key_bound(p))),
+            } if p.rec_kernel_taps else {}),
         })
 
     @property
     def params(self) -> CoreParams:
         return self._params
+
+    @staticmethod
+    def key_bound(p):
+        """Bound of the hash addresses of the in and out synapses of a kernel core: those of
+        the dense layout (``golden.model.synapse_addresses``), which has ``n_rec = n_hidden``
+        where the synapse memory has none."""
+        return p.max_hidden * (p.max_in + p.max_hidden) + p.max_out * p.max_hidden + 1
 
     @staticmethod
     def acc_bits(p):
@@ -556,6 +576,7 @@ softmax_shift, l_shift : In
         entry = data.StructLayout({
             "row": unsigned(ceil_log2(p.max_synapses + 1)),
             "factor": signed(factor_bits),
+            **({"key": unsigned(ceil_log2(self.key_bound(p)))} if p.rec_kernel_taps else {}),
         })
 
         psi_index_rd, psi_index_wr = block_ram(m, "psi_index", unsigned(8), p.max_hidden)
@@ -618,6 +639,11 @@ softmax_shift, l_shift : In
             self.list_row.eq(list_rd.data.row),
             self.list_factor.eq(list_rd.data.factor),
         ]
+        if p.rec_kernel_taps:
+            m.d.comb += self.list_key.eq(list_rd.data.key)
+            # Hash address of a neuron's first synapse in the dense layout.
+            key_out = Signal(range(self.key_bound(p)))
+            key_hidden = Signal(range(self.key_bound(p)))
 
         # -- shared multiplier -------------------------------------------------------------
         mul_a = Signal(signed(max(p.weight_bits, 9)))
@@ -645,6 +671,9 @@ softmax_shift, l_shift : In
             with m.If((factor != 0) | ~self.zero_skip):
                 m.d.sync += out_count.eq(out_count + 1)
             m.d.sync += row_out.eq(row_out + self.n_hidden)
+            if p.rec_kernel_taps:
+                m.d.comb += list_wr.data.key.eq(key_out)
+                m.d.sync += key_out.eq(key_out + self.n_hidden)
 
         # Stream counters: stage 0 issues k (or an op of neuron i), stage 1 has its data.
         k = Signal(range(p.max_out + 2))
@@ -698,6 +727,8 @@ softmax_shift, l_shift : In
                         hidden_count.eq(0),
                         row_out.eq(self.out_base),
                     ]
+                    if p.rec_kernel_taps:
+                        m.d.sync += key_out.eq(self.key_out_base)
                     if p.softmax:
                         with m.If(self.softmax):
                             m.next = "MAX"
@@ -809,6 +840,8 @@ softmax_shift, l_shift : In
                     fb_addr.eq(0),
                     row_hidden.eq(0),
                 ]
+                if p.rec_kernel_taps:
+                    m.d.sync += key_hidden.eq(0)
                 m.next = "SIGNAL"
 
             with m.State("SIGNAL"):
@@ -871,7 +904,7 @@ softmax_shift, l_shift : In
 
                 # Stage 2: append the hidden neuron unless skipped.
                 keep = (scaled != 0) | ~self.zero_skip
-                if p.neuron_learning:
+                if p.neuron_learning or p.rec_kernel_taps:
                     # The neuron's index: the hidden entries appended or skipped so far.
                     factor_index = Signal.like(self.factor_index)
                     m.d.comb += [
@@ -893,6 +926,9 @@ softmax_shift, l_shift : In
                     with m.If(keep):
                         m.d.sync += hidden_count.eq(hidden_count + 1)
                     m.d.sync += row_hidden.eq(row_hidden + self.row)
+                    if p.rec_kernel_taps:
+                        m.d.comb += list_wr.data.key.eq(key_hidden)
+                        m.d.sync += key_hidden.eq(key_hidden + self.key_row)
                 with m.If(~issuing & ~s1_valid & ~s2_valid):
                     m.next = "IDLE"
 
@@ -999,6 +1035,7 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
             "x_data": In(p.trace_bits),
             "u_addr": Out(trace_addr_bits),
             "u_data": In(signed(p.u_bits)),
+            **({"list_key": In(range(SignalUnit.key_bound(p)))} if p.rec_kernel_taps else {}),
         })
 
     @property
@@ -1071,6 +1108,9 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         s0 = stage("s0", pre=range(p.n_sources), first=1, last=1)
         s1 = stage("s1", addr=addr_shape, factor=signed(factor_bits), pre=range(p.n_sources),
                    first=1, last=1, d_axon=db)
+        if p.rec_kernel_taps:
+            # The hash address of the synapse (the dense layout's) differs from its word's.
+            s1_key = Signal(range(SignalUnit.key_bound(p)), name="s1_key")
         s2 = stage("s2", addr=addr_shape, factor=signed(factor_bits), pre=range(p.n_sources),
                    first=1, last=1, w=signed(wb), d=db, d_axon=db, x_ok=1, u_ok=1)
         s3 = stage("s3", addr=addr_shape, factor=signed(factor_bits), pre=range(p.n_sources),
@@ -1130,6 +1170,13 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         # -- stage 0: read the synapse word; weight key into the hash ------------------------
         address = Signal(addr_shape)
         m.d.comb += address.eq(self.list_row + pre_offset + s0["pre"])
+        if p.rec_kernel_taps:
+            key_address = Signal(range(SignalUnit.key_bound(p)))
+            m.d.comb += key_address.eq(self.list_key + s0["pre"])
+            with m.If(s0["valid"]):
+                m.d.sync += s1_key.eq(key_address)
+        else:
+            key_address = address
         with m.If(s5["valid"]):
             m.d.comb += [
                 self.syn_addr.eq(s5["addr"]),
@@ -1155,13 +1202,13 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
             m.submodules.hash = hasher = Mix32Pipeline()
             key_base = self.seed ^ Cat(C(0, 16), self.count[:16])
             with m.If(s0["valid"]):
-                m.d.comb += hasher.key.eq(key_base ^ address)
+                m.d.comb += hasher.key.eq(key_base ^ key_address)
             with m.Elif(axonal):
                 m.d.comb += hasher.key.eq(key_base ^ (_STREAM_AXONAL_DELAY << 30)
                                           ^ (source_key + s1["pre"]))
             with m.Else():
                 m.d.comb += hasher.key.eq(key_base ^ (_STREAM_SYNAPTIC_DELAY << 30)
-                                          ^ s1["addr"])
+                                          ^ (s1_key if p.rec_kernel_taps else s1["addr"]))
             random, stochastic = hasher.value, self.stochastic
         else:
             # Truncation only: no hash, and the rounding bias is a constant per sign.
@@ -1273,6 +1320,339 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         return m
 
 
+class KernelUpdateUnit(wiring.Component):
+    """Recurrent kernel taps and recurrent axonal delays of a learning step on a core built
+    with ``rec_kernel_taps`` (``docs/model.md`` sections 10 and 11.2).
+
+    It runs after the :class:`UpdateUnit` (which then skips the recurrent projection), and
+    walks source by source: for source ``i'`` it reads the axonal delay once, and with it the
+    trace slots ``x[t - 1 - d]`` and ``u[t - 1 - max(d, W)]``, then the post neurons ``i`` of
+    its band, ``|i' - i| <= K_c // 2`` clipped to ``[0, n_hidden)``, one per cycle: the post
+    factor ``F_i`` (from the factor memory, which :class:`SignalUnit` fills) and the old tap
+    word ``c = i' - i + K_c // 2``. Per pair it adds ``F_i * x`` to the accumulator of tap
+    ``c`` and ``F_i * (w_c >> weight_frac)`` to the source's sum, whose product with ``u``
+    after the band is the axonal delay sum of section 7.4 (``u`` is one value per source, so
+    it factors out of the sum exactly). The delay is rounded once and written, then the next
+    source follows. After the last source every tap of the network kernel is rounded once
+    and written; the taps read during the walk are therefore the old ones.
+
+    A source takes ``b + 5`` cycles (``b`` post neurons in its band), the taps ``2 K_c + 3``
+    cycles (read and write alternate on the single-port synapse memory while the hash of the
+    next tap runs). The walk has no zero skip: a factor of 0 adds 0. The pass is skipped when
+    the post list is empty (every factor 0, so nothing can change).
+
+    Parameters
+    ----------
+    params : CoreParams
+        A core with ``learning`` and ``rec_kernel_taps > 0``.
+
+    Members
+    -------
+    start : In(1)
+        Start (ignored while ``busy``); does nothing unless something can change.
+    busy : Out(1)
+    n_in, n_hidden, rec_kernel, rec_on, axonal, learn_weights, learn_delays, stochastic, \
+eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
+        Run-time sizes, ``CTRL.REC_KERNEL`` (the network kernel's taps ``K``), ``FLAGS``
+        (recurrent on, recurrent delays axonal), the rule's modes and constants,
+        ``LEARN_COUNT``, the step ``t`` and the length of the hidden post list.
+    factor_en, factor_index, factor_value : In
+        Hidden post factors from :class:`SignalUnit`, written to the factor memory.
+    syn_addr, syn_w_data, syn_w_en : Out, syn_r_data : In
+        The single port of the synapse memory (the taps at ``kernel_base``).
+    axon_r_addr, axon_w_addr, axon_w_data, axon_w_en : Out, axon_r_data : In
+        Axonal delay memory (recurrent sources at ``max_in + i``).
+    x_addr, u_addr : Out, x_data, u_data : In
+        Trace ring reads (:class:`TraceUnit`).
+    shift_value, shift_amount : Out, shift_result : In
+        The engine's shared shifter: the rounding shifts.
+    """
+
+    def __init__(self, params: CoreParams):
+        p = params
+        if not (p.learning and p.rec_kernel_taps):
+            raise ValueError("KernelUpdateUnit needs CoreParams(learning=True, "
+                             "rec_kernel_taps > 0)")
+        self._params = p
+        trace_addr_bits = ceil_log2(p.n_sources * p.trace_ring)
+        super().__init__({
+            **_shift_members(_rounding_bias_width(self.round_bits(p))),
+            "start": In(1),
+            "busy": Out(1),
+            "n_in": In(range(p.max_in + 1)),
+            "n_hidden": In(range(p.max_hidden + 1)),
+            "rec_kernel": In(range(p.rec_kernel_taps + 1)),
+            "rec_on": In(1),
+            "axonal": In(1),
+            "learn_weights": In(1),
+            "learn_delays": In(1),
+            "stochastic": In(1),
+            "eta_rec": In(5),
+            "eta_delay": In(5),
+            "seed": In(32),
+            "count": In(32),
+            "time": In(32),
+            "half_width": In(range(p.kernel_max_half_width + 1)),
+            "delay_top": In(p.delay_bits),
+            "hidden_count": In(range(p.max_hidden + 1)),
+            "factor_en": In(1),
+            "factor_index": In(range(p.max_hidden)),
+            "factor_value": In(signed(p.post_factor_bits)),
+            "syn_addr": Out(range(p.max_synapses + 1)),
+            "syn_r_data": In(p.syn_word_bits),
+            "syn_w_data": Out(p.syn_word_bits),
+            "syn_w_en": Out(1),
+            "axon_r_addr": Out(range(p.axon_depth)),
+            "axon_r_data": In(p.delay_bits),
+            "axon_w_addr": Out(range(p.axon_depth)),
+            "axon_w_data": Out(p.delay_bits),
+            "axon_w_en": Out(1),
+            "x_addr": Out(trace_addr_bits),
+            "x_data": In(p.trace_bits),
+            "u_addr": Out(trace_addr_bits),
+            "u_data": In(signed(p.u_bits)),
+        })
+
+    @property
+    def params(self) -> CoreParams:
+        return self._params
+
+    @staticmethod
+    def tap_sum_bits(p):
+        """Width of a tap accumulator: up to ``max_hidden`` terms ``F * x``."""
+        return p.post_factor_bits + p.trace_bits + ceil_log2(p.max_hidden + 1)
+
+    @staticmethod
+    def weight_sum_bits(p):
+        """Width of a source's sum of ``F * (w >> weight_frac)`` over its band."""
+        eff_bits = p.weight_bits - p.weight_frac
+        return p.post_factor_bits + eff_bits + ceil_log2(p.rec_kernel_taps + 1)
+
+    @classmethod
+    def round_bits(cls, p):
+        """Width of the rounding input: a tap sum or an axonal delay sum."""
+        return max(cls.tap_sum_bits(p), cls.weight_sum_bits(p) + p.u_bits)
+
+    def elaborate(self, platform):
+        p = self._params
+        m = Module()
+        wb, db = p.weight_bits, p.delay_bits
+        taps = p.rec_kernel_taps
+        half = taps // 2
+        slot_bits = p.trace_ring_bits
+        factor_bits = p.post_factor_bits
+        eff_bits = wb - p.weight_frac
+
+        factor_rd, factor_wr = block_ram(m, "factors", signed(factor_bits), p.max_hidden)
+        m.d.comb += [
+            factor_wr.addr.eq(self.factor_index),
+            factor_wr.data.eq(self.factor_value),
+            factor_wr.en.eq(self.factor_en),
+        ]
+
+        delays_learn = self.learn_delays & self.axonal if p.delay_learning else C(0, 1)
+        active = (self.rec_on & (self.hidden_count != 0)
+                  & (self.learn_weights | delays_learn))
+
+        source = Signal(range(p.max_hidden))
+        post = Signal(range(p.max_hidden))
+        acc = Signal(data.ArrayLayout(signed(self.tap_sum_bits(p)), taps))
+        weight_sum = Signal(signed(self.weight_sum_bits(p)))
+        x_del = Signal(p.trace_bits)
+        u_del = Signal(signed(p.u_bits))
+        x_ok = Signal()
+        u_ok = Signal()
+        d_old = Signal(db)
+        axon_sum = Signal(signed(self.weight_sum_bits(p) + p.u_bits))
+        s1_valid = Signal()
+        s1_first = Signal()
+        s1_tap = Signal(range(taps))
+        phase = Signal(range(2 * taps + 3))
+        m.d.sync += s1_valid.eq(0)
+
+        # The network kernel of K taps is centred in the core's: core tap c is its tap
+        # c - pad, and only those taps learn (the others stay 0).
+        pad = Signal(range(taps + 1))
+        m.d.comb += pad.eq((taps - self.rec_kernel) >> 1)
+
+        m.d.comb += self.axon_r_addr.eq(p.max_in + source)
+
+        # -- hash keys: the source's axonal delay while it is walked, then the taps ----------
+        if p.stochastic_rounding:
+            m.submodules.hash = hasher = Mix32Pipeline()
+            key_base = self.seed ^ Cat(C(0, 16), self.count[:16])
+            random, stochastic = hasher.value, self.stochastic
+        else:
+            random, stochastic = C(0, 32), C(0, 1)
+
+        # -- one multiplier: F * (w >> weight_frac) in the walk, the source's sum times u --
+        mul_a = Signal(signed(self.weight_sum_bits(p)))
+        mul_b = Signal(signed(max(eff_bits, p.u_bits)))
+        product = Signal(signed(len(mul_a) + len(mul_b)))
+        m.d.comb += product.eq(mul_a * mul_b)
+        # |F * x| < 2**(factor_bits + trace_bits - 1).
+        fx = Signal(signed(factor_bits + p.trace_bits))
+        m.d.comb += fx.eq(factor_rd.data * x_del)
+
+        # -- one rounding shift ---------------------------------------------------------------
+        round_in = Signal(signed(self.round_bits(p)))
+        round_shift = Signal(5)
+        m.d.comb += [
+            self.shift_value.eq(_rounding_biased(m, round_in, round_shift, random, stochastic)),
+            self.shift_amount.eq(round_shift),
+        ]
+        rounded = self.shift_result
+
+        # -- stage 1 of the walk: accumulate the pair issued in the previous cycle ----------
+        with m.If(s1_valid):
+            w_tap = self.syn_r_data[:wb].as_signed()
+            m.d.comb += [mul_a.eq(factor_rd.data), mul_b.eq(w_tap >> p.weight_frac)]
+            m.d.sync += weight_sum.eq(Mux(s1_first, 0, weight_sum) + product)
+            with m.Switch(s1_tap):
+                for c in range(taps):
+                    with m.Case(c):
+                        m.d.sync += acc[c].eq(acc[c] + fx)
+
+        last_post = (post == source + half) | (post == self.n_hidden - 1)
+        now = self.time[:slot_bits]
+
+        def issue(target, first):
+            """Stage 0: read F of post ``target`` and the tap word it shares with the source."""
+            tap = Signal(range(taps), name="issue_tap")
+            m.d.comb += [
+                tap.eq(source + half - target),
+                factor_rd.addr.eq(target),
+                self.syn_addr.eq(p.kernel_base + tap),
+            ]
+            m.d.sync += [s1_valid.eq(1), s1_first.eq(first), s1_tap.eq(tap)]
+
+        with m.FSM(name="kernel_update") as fsm:
+            with m.State("IDLE"):
+                with m.If(self.start & active):
+                    m.d.sync += [source.eq(0), acc.eq(0)]
+                    m.next = "AXON"
+
+            with m.State("AXON"):
+                # The axonal delay of the source is read (axon_r_addr).
+                m.next = "TRACE"
+
+            with m.State("TRACE"):
+                d_stored = Mux(self.axonal, self.axon_r_data, 0)
+                if p.delay_int_bits:
+                    d_int = d_stored[p.delay_frac:p.delay_frac + p.delay_int_bits]
+                else:
+                    d_int = C(0, 1)
+                # The recurrent projection reads one step further back (n = t - 1).
+                back_x = Signal(8)
+                back_u = Signal(8)
+                m.d.comb += [
+                    back_x.eq(d_int + 1),
+                    back_u.eq(Mux(d_int > self.half_width, d_int, self.half_width) + 1),
+                    self.x_addr.eq(Cat((now - back_x)[:slot_bits], p.max_in + source)),
+                    self.u_addr.eq(Cat((now - back_u)[:slot_bits], p.max_in + source)),
+                ]
+                m.d.sync += [
+                    d_old.eq(d_stored),
+                    x_ok.eq(_reached(self.time, back_x, 8)),
+                    u_ok.eq(_reached(self.time, back_u, 8)),
+                    post.eq(Mux(source > half, source - half, 0)),
+                ]
+                m.next = "LATCH"
+
+            with m.State("LATCH"):
+                m.d.sync += [
+                    x_del.eq(Mux(x_ok, self.x_data, 0)),
+                    u_del.eq(Mux(u_ok, self.u_data, 0) if p.delay_learning else 0),
+                ]
+                issue(post, 1)
+                m.d.sync += post.eq(post + 1)
+                with m.If(last_post):
+                    m.next = "END_WALK"
+                with m.Else():
+                    m.next = "WALK"
+
+            with m.State("WALK"):
+                issue(post, 0)
+                m.d.sync += post.eq(post + 1)
+                with m.If(last_post):
+                    m.next = "END_WALK"
+
+            with m.State("END_WALK"):
+                # Stage 1 adds the band's last pair.
+                m.next = "AXON_SUM"
+
+            with m.State("AXON_SUM"):
+                m.d.comb += [mul_a.eq(weight_sum), mul_b.eq(u_del)]
+                m.d.sync += axon_sum.eq(product)
+                m.next = "AXON_WRITE"
+
+            with m.State("AXON_WRITE"):
+                m.d.comb += [round_in.eq(axon_sum), round_shift.eq(self.eta_delay)]
+                # A step beyond +-2**db clamps the delay either way: narrow it first.
+                moved = Signal(signed(db + 3))
+                m.d.comb += moved.eq(d_old - _saturate(rounded, db + 2))
+                m.d.comb += [
+                    self.axon_w_addr.eq(p.max_in + source),
+                    self.axon_w_data.eq(Mux(moved < 0, 0, Mux(moved > self.delay_top,
+                                                               self.delay_top, moved))),
+                    self.axon_w_en.eq(delays_learn),
+                ]
+                m.d.sync += source.eq(source + 1)
+                with m.If(source == self.n_hidden - 1):
+                    m.d.sync += phase.eq(0)
+                    m.next = "TAPS"
+                with m.Else():
+                    m.next = "AXON"
+
+            with m.State("TAPS"):
+                # Tap j: its hash key enters in phases 2j and 2j + 1, its word is read in
+                # phase 2j + 3 and written in phase 2j + 4 (with the hash of phase 2j).
+                m.d.sync += phase.eq(phase + 1)
+                read_tap = ((phase - 3) >> 1)[:ceil_log2(taps + 1)]
+                write_tap = Signal(range(taps + 1))
+                m.d.comb += write_tap.eq(((phase - 4) >> 1)[:len(write_tap)])
+                with m.If(phase[0]):
+                    m.d.comb += self.syn_addr.eq(p.kernel_base + read_tap)
+                with m.Elif(phase >= 4):
+                    sum_ = Signal(signed(self.tap_sum_bits(p)))
+                    with m.Switch(write_tap):
+                        for c in range(taps):
+                            with m.Case(c):
+                                m.d.comb += sum_.eq(acc[c])
+                    m.d.comb += [round_in.eq(sum_), round_shift.eq(self.eta_rec)]
+                    w_old = self.syn_r_data[:wb].as_signed()
+                    # A step beyond +-2**wb saturates the weight either way: narrow it first.
+                    w_next = Signal(signed(wb + 3))
+                    m.d.comb += w_next.eq(w_old - _saturate(rounded, wb + 2))
+                    # Only the taps of the network kernel: |c - K_c // 2| <= K // 2.
+                    offset = Signal(signed(len(write_tap) + 1))
+                    m.d.comb += offset.eq(write_tap - half)
+                    distance = Mux(offset < 0, -offset, offset)
+                    in_kernel = (self.rec_kernel != 0) & (distance <= (self.rec_kernel >> 1))
+                    m.d.comb += [
+                        self.syn_addr.eq(p.kernel_base + write_tap),
+                        self.syn_w_data.eq(Cat(_saturate(w_next, wb),
+                                               self.syn_r_data[wb:])),
+                        self.syn_w_en.eq(self.learn_weights & in_kernel),
+                    ]
+                with m.If(phase == 2 * taps + 2):
+                    m.next = "IDLE"
+
+        if p.stochastic_rounding:
+            with m.If(fsm.ongoing("TAPS")):
+                key_tap = Signal(range(taps + 1))
+                m.d.comb += key_tap.eq((phase >> 1)[:len(key_tap)])
+                # Stream 3, group 0 (kernel taps): the address is the network's tap index.
+                m.d.comb += hasher.key.eq(key_base ^ (_STREAM_SHARED << 30)
+                                          ^ (key_tap - pad)[:12])
+            with m.Else():
+                # The source's key holds through its walk: its hash is ready at its end.
+                m.d.comb += hasher.key.eq(key_base ^ (_STREAM_AXONAL_DELAY << 30)
+                                          ^ (self.n_in + source))
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+        return m
+
+
 class LearningEngine(wiring.Component):
     """The learning engine of a core built with ``learning`` (see the module docstring).
 
@@ -1356,6 +1736,7 @@ eta_rho : Out
             "axon_w_data": Out(p.delay_bits),
             "axon_w_en": Out(1),
             **self._neuron_learning_members(p),
+            **({"rec_kernel": In(range(p.rec_kernel_taps + 1))} if p.rec_kernel_taps else {}),
         })
 
     @staticmethod
@@ -1388,6 +1769,8 @@ eta_rho : Out
         m.submodules.traces = traces = TraceUnit(p)
         m.submodules.signal = signal = SignalUnit(p)
         m.submodules.update = update = UpdateUnit(p)
+        if p.rec_kernel_taps:
+            m.submodules.kernel_update = kernel_unit = KernelUpdateUnit(p)
 
         # -- LEARN registers ------------------------------------------------------------------
         mode = Signal(8 if p.neuron_learning else 6)
@@ -1496,7 +1879,8 @@ eta_rho : Out
             self.trace_busy.eq(traces.busy),
         ]
 
-        n_rec = Mux(rec_on, self.n_hidden, 0)
+        # A kernel core's recurrent taps are not in the synapse rows (n_rec = 0 there).
+        n_rec = 0 if p.rec_kernel_taps else Mux(rec_on, self.n_hidden, 0)
         m.d.comb += [
             signal.n_hidden.eq(self.n_hidden),
             signal.n_out.eq(self.n_out),
@@ -1528,7 +1912,8 @@ eta_rho : Out
         m.d.comb += [
             update.n_in.eq(self.n_in),
             update.n_hidden.eq(self.n_hidden),
-            update.rec_on.eq(rec_on),
+            # On a kernel core the kernel unit updates the recurrent projection.
+            update.rec_on.eq(0 if p.rec_kernel_taps else rec_on),
             update.kinds.eq(self.flags[2:8]),
             update.learn_weights.eq(learn_weights),
             update.learn_delays.eq(learn_delays),
@@ -1550,6 +1935,9 @@ eta_rho : Out
             update.axon_r_data.eq(self.axon_r_data),
             update.x_data.eq(traces.x_data),
             update.u_data.eq(traces.u_data),
+        ]
+        # The memory ports of the update pass (on a kernel core, unless the kernel unit runs).
+        memory_ports = [
             self.axon_r_addr.eq(update.axon_r_addr),
             self.axon_w_addr.eq(update.axon_w_addr),
             self.axon_w_data.eq(update.axon_w_data),
@@ -1558,16 +1946,68 @@ eta_rho : Out
             self.syn_w_en.eq(update.syn_w_en),
             self.syn_addr.eq(Mux(update.busy, update.syn_addr, signal.syn_addr)),
         ]
+        if not p.rec_kernel_taps:
+            m.d.comb += memory_ports
+        else:
+            m.d.comb += [
+                kernel_unit.n_in.eq(self.n_in),
+                kernel_unit.n_hidden.eq(self.n_hidden),
+                kernel_unit.rec_kernel.eq(self.rec_kernel),
+                kernel_unit.rec_on.eq(rec_on),
+                kernel_unit.axonal.eq(self.flags[4:6] == mm.DELAY_AXONAL),
+                kernel_unit.learn_weights.eq(learn_weights),
+                kernel_unit.learn_delays.eq(learn_delays),
+                kernel_unit.stochastic.eq(stochastic),
+                kernel_unit.eta_rec.eq(eta_rec),
+                kernel_unit.eta_delay.eq(eta_delay),
+                kernel_unit.seed.eq(seed),
+                kernel_unit.count.eq(self.count),
+                kernel_unit.time.eq(self.time),
+                kernel_unit.half_width.eq(half_width),
+                kernel_unit.delay_top.eq(delay_top),
+                kernel_unit.hidden_count.eq(signal.hidden_count),
+                kernel_unit.factor_en.eq(signal.factor_en),
+                kernel_unit.factor_index.eq(signal.factor_index),
+                kernel_unit.factor_value.eq(signal.factor_value),
+                kernel_unit.syn_r_data.eq(self.syn_r_data),
+                kernel_unit.axon_r_data.eq(self.axon_r_data),
+                kernel_unit.x_data.eq(traces.x_data),
+                kernel_unit.u_data.eq(traces.u_data),
+                # Hash addresses of the in and out synapses: the dense layout's.
+                signal.key_row.eq(self.n_in + Mux(rec_on, self.n_hidden, 0)),
+                signal.key_out_base.eq(self.out_base
+                                       + Mux(rec_on, self.n_hidden * self.n_hidden, 0)),
+                update.list_key.eq(signal.list_key),
+            ]
+            # The two update units run one after the other: the busy one has the memories.
+            with m.If(kernel_unit.busy):
+                m.d.comb += [
+                    self.axon_r_addr.eq(kernel_unit.axon_r_addr),
+                    self.axon_w_addr.eq(kernel_unit.axon_w_addr),
+                    self.axon_w_data.eq(kernel_unit.axon_w_data),
+                    self.axon_w_en.eq(kernel_unit.axon_w_en),
+                    self.syn_w_data.eq(kernel_unit.syn_w_data),
+                    self.syn_w_en.eq(kernel_unit.syn_w_en),
+                    self.syn_addr.eq(kernel_unit.syn_addr),
+                ]
+            with m.Else():
+                m.d.comb += memory_ports
         # -- one arithmetic right shifter for the three units ----------------------------------
         # The trace passes run during the forward pass, the signal and update passes after
         # it, one at a time: the busy unit drives the shifter.
         users = [update, signal] + ([traces] if p.delay_learning else [])
+        if p.rec_kernel_taps:
+            users.append(kernel_unit)
         width = max(len(unit.shift_value) for unit in users)
         shift_value = Signal(signed(width))
         shift_amount = Signal(5)
         with m.If(update.busy):
             m.d.comb += [shift_value.eq(update.shift_value),
                          shift_amount.eq(update.shift_amount)]
+        if p.rec_kernel_taps:
+            with m.Elif(kernel_unit.busy):
+                m.d.comb += [shift_value.eq(kernel_unit.shift_value),
+                             shift_amount.eq(kernel_unit.shift_amount)]
         if p.delay_learning:
             with m.Elif(signal.busy):
                 m.d.comb += [shift_value.eq(signal.shift_value),
@@ -1587,6 +2027,9 @@ eta_rho : Out
         # The trace rings are read by the update pass, or by the bus while the core is idle.
         with m.If(update.busy):
             m.d.comb += [traces.x_addr.eq(update.x_addr), traces.u_addr.eq(update.u_addr)]
+        if p.rec_kernel_taps:
+            with m.Elif(kernel_unit.busy):
+                m.d.comb += [traces.x_addr.eq(kernel_unit.x_addr), traces.u_addr.eq(kernel_unit.u_addr)]
         with m.Else():
             m.d.comb += [traces.x_addr.eq(offset), traces.u_addr.eq(offset)]
 
@@ -1602,7 +2045,15 @@ eta_rho : Out
                     m.next = "UPDATE"
             with m.State("UPDATE"):
                 with m.If(~update.busy):
-                    m.next = "IDLE"
+                    if p.rec_kernel_taps:
+                        m.d.comb += kernel_unit.start.eq(1)
+                        m.next = "KERNEL"
+                    else:
+                        m.next = "IDLE"
+            if p.rec_kernel_taps:
+                with m.State("KERNEL"):
+                    with m.If(~kernel_unit.busy):
+                        m.next = "IDLE"
         m.d.comb += self.learn_busy.eq(~fsm.ongoing("IDLE"))
 
         # -- bus reads ------------------------------------------------------------------------

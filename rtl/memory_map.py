@@ -28,6 +28,7 @@ __all__ = [
     "CTRL_N_HIDDEN",
     "CTRL_N_IN",
     "CTRL_N_OUT",
+    "CTRL_REC_KERNEL",
     "CTRL_STEP",
     "DELAY_AXONAL",
     "DELAY_KIND_CODES",
@@ -131,6 +132,11 @@ CTRL_STEP = 4      #: steps since the last ``clear`` (read-only)
 CTRL_CYCLES = 5    #: clock cycles ``busy`` was high in the last step (read-only)
 CTRL_LABEL = 6     #: class label of the current sample (learning cores; 16 bits)
 CTRL_LEARN_COUNT = 7  #: learning steps so far, keys stochastic rounding (learning cores)
+#: Taps ``K`` of the network's recurrent kernel (learning cores built with
+#: ``rec_kernel_taps``; 0 for a network without one): the learning pass updates only the
+#: core taps of the centred network kernel and keys their rounding by the network's tap index.
+#: A write above ``rec_kernel_taps`` is clamped; it resets to ``rec_kernel_taps``.
+CTRL_REC_KERNEL = 8
 
 FLAG_RECURRENT = 1 << 0   #: the recurrent projection is on (reads 0 on a non-recurrent core)
 FLAG_HARD_RESET = 1 << 1  #: hidden reset sets ``v`` to 0 (else subtracts ``theta``)
@@ -202,7 +208,8 @@ def region_words(params) -> dict[int, int]:
     """
     learning = getattr(params, "learning", False)
     words = {
-        REGION_CTRL: (CTRL_LEARN_COUNT if learning else CTRL_CYCLES) + 1,
+        REGION_CTRL: (CTRL_REC_KERNEL if learning and getattr(params, "rec_kernel_taps", 0)
+                      else CTRL_LEARN_COUNT if learning else CTRL_CYCLES) + 1,
         REGION_SYN: params.max_synapses,
         REGION_AXON: params.max_in + 2 * params.max_hidden,
         REGION_ALPHA: params.max_hidden,
@@ -536,7 +543,8 @@ def network_writes(net, params) -> list[tuple[int, int]]:
     The writes are, in order: ``N_IN``, ``N_HIDDEN``, ``N_OUT``, ``FLAGS``; all synapse
     words in ``SYN`` order (the delay field holds the synaptic delay, or 0 for the other
     kinds), and on a core built with ``rec_kernel_taps`` all its kernel taps at the top of
-    ``SYN`` (:func:`kernel_offset`; zero outside the network's kernel); the axonal delays
+    ``SYN`` (:func:`kernel_offset`; zero outside the network's kernel) and, with
+    ``learning``, ``REC_KERNEL`` (the network's taps, 0 without a kernel); the axonal delays
     of every projection with ``"axonal"`` delays; ``ALPHA``,
     ``THETA`` and ``KAPPA``; on a core built with ``synapse_current`` or ``adaptation``,
     ``BETA`` or ``RHO`` and ``COUPLING`` in ``NEURON`` (zeros for a network without the
@@ -607,6 +615,8 @@ def network_writes(net, params) -> list[tuple[int, int]]:
             tap_words[pad + k] = pack_synapse(int(net.w_rec[k]), 0, params)
         writes.extend((address(REGION_SYN, params.kernel_base + n), word)
                       for n, word in enumerate(tap_words))
+        if getattr(params, "learning", False):
+            writes.append((address(REGION_CTRL, CTRL_REC_KERNEL), kernel))
 
     for proj in projections:
         kind, d = delays[proj]

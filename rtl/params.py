@@ -144,13 +144,14 @@ class CoreParams:
         ``neuron_learning``.
     rec_kernel_taps : int
         0 (the default): the recurrent projection is a dense ``n_hidden x n_hidden`` matrix.
-        ``K`` (odd, in ``[1, 2 * max_hidden - 1]``, needs ``recurrent`` and not ``learning``):
-        it is one kernel of ``K`` tap weights shared along the neuron axis (``docs/model.md``
-        section 10), held in the top ``K`` words of the synapse memory, with axonal (or no)
-        recurrent delays. Such a core runs recurrent networks with ``rec_kernel`` in
-        ``[1, K]`` (a shorter kernel centred in the ``K`` taps, zero around it) and
-        feedforward ones, not dense recurrent ones; a hidden neuron streams only the sources
-        of its band. Inference only.
+        ``K`` (odd, in ``[1, 2 * max_hidden - 1]``, needs ``recurrent``): it is one kernel of
+        ``K`` tap weights shared along the neuron axis (``docs/model.md`` section 10), held in
+        the top ``K`` words of the synapse memory, with axonal (or no) recurrent delays. Such
+        a core runs recurrent networks with ``rec_kernel`` in ``[1, K]`` (a shorter kernel
+        centred in the ``K`` taps, zero around it) and feedforward ones, not dense recurrent
+        ones; a hidden neuron streams only the sources of its band. With ``learning`` the
+        taps and the recurrent axonal delays learn (``docs/model.md`` section 11.2), in a
+        pass of their own after the other updates.
 
     Raises
     ------
@@ -243,10 +244,6 @@ class CoreParams:
                              f"[1, {2 * self.max_hidden - 1}], got {taps}")
         if taps and not self.recurrent:
             raise ValueError("rec_kernel_taps > 0 needs recurrent=True")
-        if taps and self.learning:
-            # The learning engine walks and updates a dense recurrent matrix.
-            raise ValueError("rec_kernel_taps > 0 needs learning=False (a recurrent kernel "
-                             "runs for inference only)")
 
     def _check_neuron_options(self) -> None:
         for name in ("synapse_current", "adaptation"):
@@ -519,14 +516,15 @@ class CoreParams:
         pass starts after ``HIDDEN_WRITE`` or, if the input pass is still running, one cycle
         after it ends (``HIDDEN_TRACE``).
         """
-        n_rec = n_hidden if (recurrent and self.recurrent) else 0
+        # Recurrent synapses streamed: n_hidden**2, or the bands of a kernel core.
+        n_rec = self.rec_band(n_hidden) if (recurrent and self.recurrent) else 0
         if self.delay_learning:
             per_source = 2 * half_width + 2
         else:
             # A single-port ring reads the next source's trace after writing this one's.
             per_source = 2 if self.trace_memory == "spram" else 1
         tail = 1 if self.delay_learning else 0
-        hidden_written = n_in + n_hidden * (n_in + n_rec) + 2 + n_hidden   # first free cycle
+        hidden_written = n_in + n_hidden * n_in + n_rec + 2 + n_hidden   # first free cycle
         inputs_traced = n_in * per_source + tail
         if inputs_traced < hidden_written:
             output_start = hidden_written
@@ -563,6 +561,9 @@ class CoreParams:
         - learning signals: ``n_hidden (n_out + 2) + 4`` cycles;
         - updates: per projection 1 cycle, plus ``2 n_pre posts + 6`` if it updates
           (``n_pre = n_in`` for ``in``, ``n_hidden`` otherwise; ``posts`` of its list);
+          on a core built with ``rec_kernel_taps`` the recurrent projection instead takes
+          1 cycle more, plus :meth:`kernel_update_cycles` if it updates and ``hidden_posts``
+          is not 0;
         - 4 cycles of hand-over between the phases and the core.
 
         With ``neuron_learning`` the parameter updates of the last hidden neuron (one slot
@@ -582,12 +583,24 @@ class CoreParams:
         for proj, n_pre, posts in (("in", n_in, hidden_posts), ("rec", n_hidden, hidden_posts),
                                    ("out", n_hidden, out_posts)):
             update += 1
+            if proj == "rec" and self.rec_kernel_taps:
+                continue   # the kernel pass below
             if proj in updates and posts and (proj != "rec" or (recurrent and self.recurrent)):
                 update += 2 * n_pre * posts + 6
+        if self.rec_kernel_taps:
+            update += 1
+            if "rec" in updates and hidden_posts and recurrent and self.recurrent:
+                update += self.kernel_update_cycles(n_hidden)
         if self.neuron_learning:
             slots = int(self.synapse_current) + 2 * int(self.adaptation)
             update = max(update, slots + 1)
         return start + 4 + signal + update
+
+    def kernel_update_cycles(self, n_hidden: int) -> int:
+        """Cycles of the kernel pass of a learning step on a core built with
+        ``rec_kernel_taps`` (when it runs): ``b + 5`` per recurrent source with ``b``
+        neurons in its band (:meth:`rec_band` in all), then ``2 K_c + 3`` for the taps."""
+        return self.rec_band(n_hidden) + 5 * n_hidden + 2 * self.rec_kernel_taps + 3
 
     @property
     def clear_cycles(self) -> int:

@@ -25,7 +25,8 @@ import numpy as np
 from .variants import CoreVariant
 
 __all__ = ["LEARNING_VARIANTS", "NEURON_LEARNING_VARIANT", "SPRAM_CASES", "LearningCase",
-           "cases_from_json", "cases_to_json", "learning_cases", "neuron_learning_cases"]
+           "cases_from_json", "cases_to_json", "kernel_learning_cases", "learning_cases",
+           "neuron_learning_cases"]
 
 #: ``LA``: default formats and widths (8-bit weights and traces, 16-bit membrane, readout
 #: and learning signal), recurrent, 12 hidden neurons so axonal sums have 12 terms.
@@ -33,7 +34,9 @@ __all__ = ["LEARNING_VARIANTS", "NEURON_LEARNING_VARIANT", "SPRAM_CASES", "Learn
 #: learning-signal widths so every saturation happens, and ``d_max = 32`` (64-slot trace
 #: rings). ``LS``: ``LB`` on the memories of an iCE40 UP5K board build: synapse words (17 bits,
 #: two blocks side by side) and both trace rings in ``SB_SPRAM256KA`` blocks, simulated with
-#: Yosys' model of the primitive; it runs only :data:`SPRAM_CASES`.
+#: Yosys' model of the primitive; it runs only :data:`SPRAM_CASES`. ``LK``: recurrent weights
+#: as a kernel of five shared taps (``rec_kernel_taps``) over seven hidden neurons, so that
+#: bands are clipped at both ends; it runs :func:`kernel_learning_cases`.
 LEARNING_VARIANTS: dict[str, CoreVariant] = {
     "LA": CoreVariant("LA", {
         "max_in": 10, "max_hidden": 12, "max_out": 4, "d_max": 16,
@@ -53,6 +56,13 @@ LEARNING_VARIANTS: dict[str, CoreVariant] = {
         "v_bits": 10, "y_bits": 12, "recurrent": True, "learning": True,
         "trace_bits": 5, "u_bits": 5, "l_bits": 8, "kernel_max_half_width": 4,
         "synapse_memory": "spram", "trace_memory": "spram",
+    }),
+    "LK": CoreVariant("LK", {
+        "max_in": 6, "max_hidden": 7, "max_out": 3, "d_max": 16,
+        "weight_bits": 8, "weight_frac": 1, "delay_frac": 1, "decay_bits": 8,
+        "v_bits": 12, "y_bits": 14, "recurrent": True, "learning": True,
+        "trace_bits": 6, "u_bits": 6, "l_bits": 10, "kernel_max_half_width": 3,
+        "rec_kernel_taps": 5,
     }),
 }
 
@@ -114,6 +124,10 @@ class LearningCase:
         The neuron parameters of the options learn too (section 11), with learning rates
         drawn where updates are a few units per step (0 to 2 with ``saturate``: they hit
         their limits), and ``elig_bits`` of the core.
+    rec_kernel : int
+        0: a dense recurrent matrix. ``K`` (odd): the recurrent weights are a kernel of ``K``
+        taps (``docs/model.md`` section 10), drawn as in :class:`sim.cases.LockstepCase`
+        (``delay_rec`` must be ``"none"`` or ``"axonal"``).
     """
 
     name: str
@@ -139,6 +153,7 @@ class LearningCase:
     synapse: str = "delta"
     adaptation: str = "none"
     learn_neurons: bool = False
+    rec_kernel: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -192,6 +207,15 @@ class LearningCase:
             overrides.update({name: int(rng.integers(0, 3)) for name in
                               ("eta_in", "eta_rec", "eta_out", "eta_delay")})
         data["learning"] = dataclasses.replace(rule, **overrides).to_dict()
+        if self.rec_kernel and self.recurrent:
+            # Taps from a stream of their own, at the ends of the range when saturating.
+            taps_rng = np.random.default_rng([self.seed, 4])
+            w_hi = (1 << (formats["weight_bits"] - 1)) - 1
+            w_lo = -w_hi - 1
+            taps = taps_rng.integers(w_lo, w_hi, size=self.rec_kernel, endpoint=True)
+            if self.saturate:
+                taps = np.where(taps_rng.random(self.rec_kernel) < 0.5, w_hi, w_lo)
+            data.update(rec_kernel=self.rec_kernel, w_rec=taps.tolist())
         net = Network.from_dict(data)
         if self.synapse == "delta" and self.adaptation == "none":
             return net
@@ -236,6 +260,8 @@ class LearningCase:
 
     def describe(self) -> str:
         rec = f"rec({self.delay_rec})" if self.recurrent else "ff"
+        if self.recurrent and self.rec_kernel:
+            rec += f" kernel {self.rec_kernel}"
         forced = ", ".join(f"{k}={v}" for k, v in (
             ("rounding", self.rounding), ("feedback", self.feedback), ("learn", self.learn))
             if v is not None)
@@ -254,6 +280,8 @@ def learning_cases(variant_name: str, capacity: tuple[int, int, int]) -> list[Le
     """The learning cases of a core variant with capacity ``(max_in, max_hidden, max_out)``."""
     mi, mh, mo = capacity
     v = variant_name
+    if v == "LK":
+        return kernel_learning_cases(capacity)
     # LS repeats the draws of LB on the SPRAM memories.
     base = {"LA": 3000, "LB": 4000, "LS": 4000}.get(v, 9000)
 
@@ -328,6 +356,31 @@ def neuron_learning_cases(capacity: tuple[int, int, int]) -> list[LearningCase]:
                      n_out=2, rounding="stochastic", synapse="current",
                      adaptation="threshold", density=0.4, learn="neurons",
                      learn_neurons=True),
+    ]
+
+
+def kernel_learning_cases(capacity: tuple[int, int, int]) -> list[LearningCase]:
+    """Learning cases of variant ``LK`` (capacity ``(max_in, max_hidden, max_out)``, five
+    kernel taps): the core's full kernel and a shorter one centred in it, axonal and no
+    recurrent delays, both roundings, saturating rates and the zero skip off."""
+    mi, mh, mo = capacity
+
+    def case(index, short, **fields):
+        return LearningCase(name=f"LK{index:02d}_{short}", seed=6000 + index, n_in=mi,
+                            n_hidden=mh, n_out=mo, **fields)
+
+    return [
+        case(0, "kernel5_axo_stochastic", rec_kernel=5, delay_rec="axonal",
+             delay_out="axonal", rounding="stochastic", density=0.4),
+        case(1, "kernel3_none_saturate_truncate", rec_kernel=3, delay_rec="none",
+             delay_in="axonal", saturate=True, extreme_delays=True, rounding="truncate",
+             reset="hard", density=0.5),
+        case(2, "kernel3_axo_noskip_stochastic", rec_kernel=3, delay_rec="axonal",
+             zero_skip=False, rounding="stochastic", error="any", feedback="random",
+             density=0.4),
+        case(3, "kernel5_axo_saturate_stochastic", rec_kernel=5, delay_rec="axonal",
+             delay_out="axonal", saturate=True, extreme_delays=True, rounding="stochastic",
+             density=0.5),
     ]
 
 

@@ -51,13 +51,23 @@ class LearningProbe:
         self.params = params
         self.trace_depth = trace_depth
         self.projections = ["in", "rec", "out"] if net.recurrent else ["in", "out"]
-        self.synapses = []   # (address, proj, post, pre)
+        self.synapses = []   # (address, proj, post, pre); a kernel tap k: (address, proj, k, None)
+        kernel = int(getattr(net, "rec_kernel", 0))
         for proj in self.projections:
+            if proj == "rec" and kernel:
+                self.synapses.extend((mm.address(mm.REGION_SYN, mm.kernel_offset(net, k, params)),
+                                      proj, k, None) for k in range(kernel))
+                continue
             post_count, pre_count = net.projection_shape(proj)
             for post in range(post_count):
                 for pre in range(pre_count):
                     offset = mm.synapse_offset(net, proj, post, pre)
                     self.synapses.append((mm.address(mm.REGION_SYN, offset), proj, post, pre))
+        # The core taps around a shorter network kernel must stay 0: (address, core tap).
+        taps = int(getattr(params, "rec_kernel_taps", 0))
+        pad = (taps - kernel) // 2
+        self.padding = [(mm.address(mm.REGION_SYN, params.kernel_base + c), c)
+                        for c in range(taps) if not pad <= c < pad + kernel]
         self.axons = []      # (address, proj, pre)
         for proj in self.projections:
             if net.delay_kind(proj) == "axonal":
@@ -72,9 +82,10 @@ class LearningProbe:
     # -- parameters ---------------------------------------------------------------------------
 
     def parameter_addresses(self) -> list[int]:
-        """Synapse words, then axonal delays, then neuron parameters."""
+        """Synapse words, then axonal delays, then neuron parameters, then the core's kernel
+        taps outside the network kernel."""
         return ([a for a, *_ in self.synapses] + [a for a, *_ in self.axons]
-                + [a for a, *_ in self.neurons])
+                + [a for a, *_ in self.neurons] + [a for a, _ in self.padding])
 
     def check_parameters(self, golden, words) -> ProbeMismatch | None:
         """Compare the words read at :meth:`parameter_addresses` with ``golden``."""
@@ -83,12 +94,13 @@ class LearningProbe:
         for (_, proj, post, pre), word in zip(self.synapses, words[:len(self.synapses)]):
             w, d = mm.unpack_synapse(word, p)
             g = golden.projections[proj]
-            want_w = int(g.w[0, post, pre])
+            index = (post,) if pre is None else (post, pre)
+            want_w = int(g.w[(0,) + index])
             want_d = int(g.d[0, post, pre]) if g.kind == "synaptic" else 0
             if w != want_w:
-                diffs.append(ProbeMismatch(f"w_{proj}", (post, pre), w, want_w, 0))
+                diffs.append(ProbeMismatch(f"w_{proj}", index, w, want_w, 0))
             if d != want_d:
-                diffs.append(ProbeMismatch(f"d_{proj}", (post, pre), d, want_d, 0))
+                diffs.append(ProbeMismatch(f"d_{proj}", index, d, want_d, 0))
         start = len(self.synapses)
         for (_, proj, pre), word in zip(self.axons, words[start:]):
             want = int(golden.projections[proj].d[0, pre])
@@ -99,6 +111,10 @@ class LearningProbe:
             want = int(golden.neurons[name][0, i])
             if int(word) != want:
                 diffs.append(ProbeMismatch(name, (i,), int(word), want, 0))
+        start += len(self.neurons)
+        for (_, tap), word in zip(self.padding, words[start:]):
+            if int(word) != 0:
+                diffs.append(ProbeMismatch("w_rec_core_tap", (tap,), int(word), 0, 0))
         return _first(diffs)
 
     # -- traces -------------------------------------------------------------------------------

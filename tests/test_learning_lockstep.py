@@ -14,6 +14,11 @@ Icarus runs a learning core about ten times slower than Verilator, so it runs th
 neuron; a small recurrent network with stochastic rounding); Verilator runs every case of
 ``LA`` and ``LB``. The variant ``LS`` (``LB`` with synapse words and trace rings in iCE40
 SPRAM) runs :data:`~sim.learning_cases.SPRAM_CASES` on Verilator and one of them on Icarus.
+The variant ``LK`` (recurrent weights as a kernel of five shared taps) runs
+:func:`~sim.learning_cases.kernel_learning_cases` on Verilator and two of them on Icarus (a
+shorter kernel without recurrent delays, saturating and truncating; axonal recurrent delays
+without the zero skip); its taps are compared as ``w_rec[k]``, and the core taps around a
+shorter kernel must stay 0.
 The cases must change weights and delays, reach the weight limits and clamp delays at 0 and
 ``d_max - 1`` (checked from the reports). The tests of the two variants
 alternate, so that parallel workers build both variants at the same time.
@@ -44,8 +49,8 @@ from sim.learning_cases import (
     neuron_learning_cases,
 )
 
-#: Cases run on Icarus (all cases of LA and LB run on Verilator).
-ICARUS_CASES = ("LB03", "LB07", "LS03")
+#: Cases run on Icarus (all cases of LA, LB and LK run on Verilator).
+ICARUS_CASES = ("LB03", "LB07", "LS03", "LK01", "LK02")
 #: Learning steps each case must reach.
 MIN_LEARNING_STEPS = 200
 

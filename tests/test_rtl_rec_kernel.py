@@ -2,11 +2,14 @@
 
 Parameters and their checks, the kernel words at the top of the synapse memory, the step
 length of the band walk, the refusals, and short lockstep runs in Amaranth's simulator
-against ``golden.model.GoldenCore``. The long lockstep runs in Icarus and Verilator are
-variant K of ``tests/test_lockstep.py``.
+against ``golden.model.GoldenCore``, with and without learning. The long lockstep runs in
+Icarus and Verilator are variant K of ``tests/test_lockstep.py`` and, learning, variant LK
+of ``tests/test_learning_lockstep.py``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -50,8 +53,13 @@ def test_parameters_and_checks():
         CoreParams(max_hidden=5, recurrent=True, rec_kernel_taps=3, max_synapses=2)
     with pytest.raises(ValueError, match=r"^rec_kernel_taps > 0 needs recurrent=True$"):
         CoreParams(rec_kernel_taps=3)
-    with pytest.raises(ValueError, match=r"^rec_kernel_taps > 0 needs learning=False"):
-        CoreParams(recurrent=True, rec_kernel_taps=3, learning=True)
+    learning = CoreParams(max_in=4, max_hidden=5, max_out=2, recurrent=True,
+                          rec_kernel_taps=3, learning=True)
+    assert mm.region_words(learning)[mm.REGION_CTRL] == mm.CTRL_REC_KERNEL + 1
+    assert mm.region_words(dataclasses.replace(learning, rec_kernel_taps=0))[
+        mm.REGION_CTRL] == mm.CTRL_LEARN_COUNT + 1
+    # The kernel pass: a band of b neurons per source (b + 5 cycles), then 2 K_c + 3.
+    assert learning.kernel_update_cycles(5) == 13 + 5 * 5 + 2 * 3 + 3
 
 
 def test_for_network_writes_and_refusals():
@@ -86,13 +94,17 @@ def test_for_network_writes_and_refusals():
                                          r"max_synapses = 36"):
         mm.network_writes(net, CoreParams.for_network(net, rec_kernel_taps=7,
                                                       max_synapses=36))
-    # Learning with a kernel is refused in one line.
+    # A network with a kernel and a learning rule gets a learning core with its taps, and
+    # its loading writes the network's kernel size to CTRL.REC_KERNEL.
     from golden.learning import LearningRule
 
     data = net.to_dict()
     data["learning"] = LearningRule().to_dict()
-    with pytest.raises(ValueError, match=r"^rec_kernel_taps > 0 needs learning=False"):
-        CoreParams.for_network(Network.from_dict(data))
+    learner = CoreParams.for_network(Network.from_dict(data), rec_kernel_taps=5,
+                                     max_synapses=None)
+    assert learner.learning and learner.rec_kernel_taps == 5
+    writes = dict(mm.network_writes(Network.from_dict(data), learner))
+    assert writes[mm.address(mm.REGION_CTRL, mm.CTRL_REC_KERNEL)] == 3
 
 
 def test_cases_draw_kernels():
@@ -121,3 +133,39 @@ def test_pysim_lockstep(k, taps, delay_rec, n_hidden):
                                     rec_kernel_taps=taps, max_synapses=None)
     spikes = random_spikes(np.random.default_rng(7), 40, first.n_in, 0.6)
     run_option_lockstep(params, [first, second], spikes)
+
+
+def learning_kernel_case(seed, *, k, taps, delay_rec, rounding, n_hidden=5, steps=20):
+    """A kernel network with a random rule (weights and delays learn) and its learning core."""
+    from golden.random import random_rule
+
+    formats = {"weight_frac": 1, "v_bits": 10, "y_bits": 12, "d_max": 8, "delay_frac": 1}
+    net = kernel_network(seed, k=k, n_hidden=n_hidden, delay_rec=delay_rec, **formats)
+    rng = np.random.default_rng(seed + 100)
+    rule = random_rule(rng, net, False, trace_bits=6, u_bits=6, l_bits=10, max_half_width=2)
+    rule = dataclasses.replace(rule, rounding=rounding, learn_weights=True, learn_delays=True,
+                               eta_rec=4, eta_delay=4)
+    net = dataclasses.replace(net, learning=rule)
+    params = CoreParams.for_network(net, max_in=5, max_hidden=n_hidden, max_out=2,
+                                    rec_kernel_taps=taps, max_synapses=None,
+                                    stochastic_rounding=True, delay_learning=True)
+    spikes = random_spikes(rng, steps, net.n_in, 0.5)
+    labels = rng.integers(0, net.n_out, size=steps)
+    learn = rng.random(steps) < 0.8
+    return params, net, spikes, labels, learn
+
+
+@pytest.mark.parametrize("k, taps, delay_rec, rounding, zero_skip", [
+    (3, 3, "axonal", "truncate", True),
+    (3, 5, "axonal", "stochastic", False),   # a shorter kernel: its core taps around stay 0
+    (1, 5, "none", "stochastic", True),
+])
+def test_pysim_learning(k, taps, delay_rec, rounding, zero_skip):
+    """Taps and recurrent axonal delays learn as the golden model does, every step compared
+    (every weight, tap, delay and trace, LEARN_COUNT and the cycles of CoreParams)."""
+    from test_learning_pysim import run_learning
+
+    params, net, spikes, labels, learn = learning_kernel_case(
+        10 + k + taps, k=k, taps=taps, delay_rec=delay_rec, rounding=rounding)
+    golden = run_learning(params, net, spikes, labels, learn, zero_skip=zero_skip)
+    assert (golden.projections["rec"].w[0] != net.w_rec).any()
