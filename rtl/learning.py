@@ -1644,7 +1644,7 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
                 m.d.comb += key_tap.eq((phase >> 1)[:len(key_tap)])
                 # Stream 3, group 0 (kernel taps): the address is the network's tap index.
                 m.d.comb += hasher.key.eq(key_base ^ (_STREAM_SHARED << 30)
-                                          ^ (key_tap - pad)[:12])
+                                          ^ (key_tap - pad)[:len(key_tap)])
             with m.Else():
                 # The source's key holds through its walk: its hash is ready at its end.
                 m.d.comb += hasher.key.eq(key_base ^ (_STREAM_AXONAL_DELAY << 30)
