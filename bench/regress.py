@@ -30,7 +30,8 @@ random or saturating ``beta``, ``rho`` and ``coupling``, on the lockstep variant
 kernel of shared taps, on the lockstep variant K: ``--modes kernel``), and
 ``neuron_learning`` (learning configurations in which ``beta``, ``coupling`` and ``rho``
 learn too, compared after every learning step, on the variant LN: ``--modes
-neuron_learning``).
+neuron_learning``), and ``kernel_learning`` (learning configurations whose recurrent weights
+are a kernel, on the variant LK: ``--modes kernel_learning``).
 Adding a mode: write a draw function ``(rng, variant, steps, name) -> case`` and add it to
 :data:`MODES` with the variants it runs on, and teach :func:`bench.regress_tb.run_item` how
 to run its cases.
@@ -65,7 +66,8 @@ from sim.cases import LockstepCase
 from sim.variants import CORE_VARIANTS, CoreVariant
 
 __all__ = ["MODES", "REGRESS_VARIANTS", "Mode", "draw_config", "draw_inference",
-           "draw_kernel", "draw_learning", "draw_neuron_learning", "draw_neurons",
+           "draw_kernel", "draw_kernel_learning", "draw_learning", "draw_neuron_learning",
+           "draw_neurons",
            "get_variant", "main",
            "run_regression"]
 
@@ -247,6 +249,22 @@ def draw_kernel(rng: np.random.Generator, variant: CoreVariant, steps: int,
     return dataclasses.replace(case, rec_kernel=kernel, delay_rec=delay_rec)
 
 
+def draw_kernel_learning(rng: np.random.Generator, variant: CoreVariant, steps: int,
+                         name: str):
+    """A random learning configuration (:func:`draw_learning`) for a learning core with a
+    recurrent kernel: a recurrent network gets a kernel of any odd length up to the core's
+    taps (and ``2 n_hidden - 1``), its recurrent delays axonal or none; a feedforward one
+    stays as drawn.
+    """
+    case = draw_learning(rng, variant, steps, name)
+    if not case.recurrent:
+        return case
+    longest = min(variant.params["rec_kernel_taps"], 2 * case.n_hidden - 1)
+    kernel = 2 * int(rng.integers(0, longest // 2, endpoint=True)) + 1
+    delay_rec = case.delay_rec if case.delay_rec != "synaptic" else "axonal"
+    return dataclasses.replace(case, rec_kernel=kernel, delay_rec=delay_rec)
+
+
 @dataclasses.dataclass(frozen=True)
 class Mode:
     """A kind of configuration: how to draw one, and the variants it runs on.
@@ -262,14 +280,15 @@ class Mode:
 #: Configuration modes. ``learning`` runs on the learning variants of
 #: :data:`sim.learning_cases.LEARNING_VARIANTS` (their builds are shared with
 #: ``tests/test_learning_lockstep.py``), ``neuron_learning`` on its variant LN, ``neurons``
-#: and ``kernel`` on the lockstep variants N and K (shared with ``tests/test_lockstep.py``);
-#: they are off unless ``--modes`` names them.
+#: and ``kernel`` on the lockstep variants N and K (shared with ``tests/test_lockstep.py``),
+#: ``kernel_learning`` on the learning variant LK; they are off unless ``--modes`` names them.
 MODES: dict[str, Mode] = {
     "inference": Mode(draw_inference, tuple(REGRESS_VARIANTS)),
     "learning": Mode(draw_learning, ("LA", "LB")),
     "neurons": Mode(draw_neurons, ("N",)),
     "neuron_learning": Mode(draw_neuron_learning, ("LN",)),
     "kernel": Mode(draw_kernel, ("K",)),
+    "kernel_learning": Mode(draw_kernel_learning, ("LK",)),
 }
 
 

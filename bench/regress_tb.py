@@ -8,9 +8,10 @@ Run by :func:`sim.build.run_cocotb`; the simulator process reads:
     Path of a JSON list of case dictionaries, each with an extra ``"index"`` (the
     configuration's number in the regression) and ``"mode"``: ``"inference"``, ``"neurons"``
     or ``"kernel"`` for a :class:`sim.cases.LockstepCase` (run by :func:`run_config`; with the
-    neuron options ``c`` and ``a`` are compared too), ``"learning"`` for a
-    :class:`sim.learning_cases.LearningCase` (run by ``sim.test_learning.run_case``: every
-    step compared, and what was learned after every learning step).
+    neuron options ``c`` and ``a`` are compared too), ``"learning"``, ``"neuron_learning"``
+    or ``"kernel_learning"`` for a :class:`sim.learning_cases.LearningCase` (run by
+    ``sim.test_learning.run_case``: every step compared, and what was learned after every
+    learning step).
 ``DELAYCORE_PROGRESS``
     Path of a file to which one JSON line per finished configuration is appended (the
     parent process reads it for its progress line).
@@ -52,7 +53,7 @@ async def run_item(tb: CoreTB, item: dict, variant: CoreVariant) -> dict:
     mode = item.pop("mode", "inference")
     if mode in ("inference", "neurons", "kernel"):
         return await run_config(tb, LockstepCase.from_dict(item), variant, index)
-    if mode in ("learning", "neuron_learning"):
+    if mode in ("learning", "neuron_learning", "kernel_learning"):
         from sim.learning_cases import LearningCase
         from sim.test_learning import run_case as run_learning_case
 

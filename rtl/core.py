@@ -22,7 +22,9 @@ On a core built with ``rec_kernel_taps = K`` the recurrent projection is one ker
 shared tap weights in the top words of the synapse memory (``docs/model.md`` section 10):
 in ``HIDDEN`` neuron ``i`` streams only the sources ``i'`` of its band, ``|i' - i| <= K // 2``
 clipped to ``[0, n_hidden)``, reading tap ``i' - i + K // 2``; the synapse address counter
-holds still meanwhile, so the input and readout synapses keep their dense layout.
+holds still meanwhile, so the input and readout synapses keep their dense layout. A learning
+core of this kind also has ``CTRL.REC_KERNEL``, the network kernel's taps, which the
+learning engine's kernel pass needs.
 
 On a core built with ``learning`` the :class:`~rtl.learning.LearningEngine` runs beside this
 sequence: the input traces are updated while the hidden layer streams (started with the step),

@@ -2,7 +2,8 @@
 
 The engine implements ``docs/model.md`` section 7 bit for bit. It sits beside the
 :class:`~rtl.core.Core`, which starts its passes from its sequencer and lends it the synapse,
-readout and axonal-delay memories while a learning pass runs. Four blocks:
+readout and axonal-delay memories while a learning pass runs. Four blocks, and a fifth on a
+core with a recurrent kernel:
 
 :class:`TraceUnit`
     The presynaptic traces ``x`` and the delay-derivative traces ``u`` of every source, in
@@ -24,6 +25,11 @@ readout and axonal-delay memories while a learning pass runs. Four blocks:
     per synapse on the single-port synapse memory (read in even, write in odd cycles of a
     six-stage pipeline). Walking source-major makes the axonal delay sum of a source one
     accumulator, rounded once and written after the source's last synapse.
+:class:`KernelUpdateUnit`
+    Only on a core built with ``rec_kernel_taps``: the recurrent kernel taps and the
+    recurrent axonal delays (``docs/model.md`` sections 10 and 11.2), after the update pass,
+    which then skips the recurrent projection. Source by source over the neurons of its
+    band, with one accumulator per tap; each tap is rounded and written once at the end.
 :class:`LearningEngine`
     The ``LEARN``, ``PSI``, ``EXP``, ``FEEDBACK``, ``TRACE_X`` and ``TRACE_U`` regions of the
     configuration bus, and the sequence of a learning pass (signal, then update).
@@ -483,11 +489,13 @@ softmax_shift, l_shift : In
         Read port of the post list (hidden neurons from 0, readouts from ``max_hidden``).
     hidden_count, out_count : Out
         Entries of the two lists after the pass.
-    key_row, key_out_base : In, list_key : Out
+    key_row : In, list_key, key_out_base : Out
         Only on a core built with ``rec_kernel_taps``: the post list also holds the hash
-        address of a neuron's first synapse in the dense layout (:meth:`key_bound`), from
+        address of a neuron's first synapse in the dense layout (:meth:`key_bound`):
         ``key_row`` apart (``n_in + n_hidden``, or ``n_in`` without the recurrent projection)
-        for hidden neurons and ``n_hidden`` apart from ``key_out_base`` for readouts.
+        from 0 for hidden neurons, ``n_hidden`` apart from 0 for readouts, to which the
+        address of the first readout synapse is added: ``key_out_base``, valid after the
+        pass (``n_hidden * key_row``, reached by the hidden neurons' count).
     shift_value, shift_amount : Out, shift_result : In
         The engine's shared shifter (``acc >> l_shift``).
     factor_en, factor_index, factor_value : Out
@@ -547,7 +555,7 @@ softmax_shift, l_shift : In
             "out_count": Out(range(p.max_out + 1)),
             **({
                 "key_row": In(range(p.max_in + p.max_hidden + 1)),
-                "key_out_base": In(range(self.key_bound(p))),
+                "key_out_base": Out(range(self.key_bound(p))),
                 "list_key": Out(range(self.key_bound(p))),
             } if p.rec_kernel_taps else {}),
         })
@@ -640,10 +648,10 @@ softmax_shift, l_shift : In
             self.list_factor.eq(list_rd.data.factor),
         ]
         if p.rec_kernel_taps:
-            m.d.comb += self.list_key.eq(list_rd.data.key)
             # Hash address of a neuron's first synapse in the dense layout.
             key_out = Signal(range(self.key_bound(p)))
             key_hidden = Signal(range(self.key_bound(p)))
+            m.d.comb += [self.list_key.eq(list_rd.data.key), self.key_out_base.eq(key_hidden)]
 
         # -- shared multiplier -------------------------------------------------------------
         mul_a = Signal(signed(max(p.weight_bits, 9)))
@@ -728,7 +736,7 @@ softmax_shift, l_shift : In
                         row_out.eq(self.out_base),
                     ]
                     if p.rec_kernel_taps:
-                        m.d.sync += key_out.eq(self.key_out_base)
+                        m.d.sync += key_out.eq(0)
                     if p.softmax:
                         with m.If(self.softmax):
                             m.next = "MAX"
@@ -982,6 +990,11 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         Entries of the post lists (:class:`SignalUnit`).
     list_addr : Out, list_row, list_factor : In
         Post list read port.
+    list_key, key_out_base : In
+        Only on a core built with ``rec_kernel_taps``: the hash address of a listed neuron's
+        first synapse in the dense layout, and that of the first readout synapse (added to
+        the readouts' keys): the weights and synaptic delays are keyed by them, not by the
+        synapse word's address (:meth:`SignalUnit.key_bound`).
     syn_addr, syn_w_data, syn_w_en : Out, syn_r_data : In
         The single port of the synapse memory.
     axon_r_addr, axon_w_addr, axon_w_data, axon_w_en : Out, axon_r_data : In
@@ -1035,7 +1048,8 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
             "x_data": In(p.trace_bits),
             "u_addr": Out(trace_addr_bits),
             "u_data": In(signed(p.u_bits)),
-            **({"list_key": In(range(SignalUnit.key_bound(p)))} if p.rec_kernel_taps else {}),
+            **({"list_key": In(range(SignalUnit.key_bound(p))),
+                "key_out_base": In(range(SignalUnit.key_bound(p)))} if p.rec_kernel_taps else {}),
         })
 
     @property
@@ -1172,7 +1186,8 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         m.d.comb += address.eq(self.list_row + pre_offset + s0["pre"])
         if p.rec_kernel_taps:
             key_address = Signal(range(SignalUnit.key_bound(p)))
-            m.d.comb += key_address.eq(self.list_key + s0["pre"])
+            m.d.comb += key_address.eq(self.list_key + Mux(is_out, self.key_out_base, 0)
+                                       + s0["pre"])
             with m.If(s0["valid"]):
                 m.d.sync += s1_key.eq(key_address)
         else:
@@ -1975,9 +1990,8 @@ eta_rho : Out
                 kernel_unit.u_data.eq(traces.u_data),
                 # Hash addresses of the in and out synapses: the dense layout's.
                 signal.key_row.eq(self.n_in + Mux(rec_on, self.n_hidden, 0)),
-                signal.key_out_base.eq(self.out_base
-                                       + Mux(rec_on, self.n_hidden * self.n_hidden, 0)),
                 update.list_key.eq(signal.list_key),
+                update.key_out_base.eq(signal.key_out_base),
             ]
             # The two update units run one after the other: the busy one has the memories.
             with m.If(kernel_unit.busy):

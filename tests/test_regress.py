@@ -64,6 +64,23 @@ def test_kernel_mode_draws_kernels():
     assert kernels == {0, 1, 3, 5}
 
 
+def test_kernel_learning_mode_draws_kernels():
+    """The kernel learning mode draws learning cases with kernels of every length and
+    feedforward networks, all fitting variant LK."""
+    from bench.regress import get_variant
+
+    configs = [draw_config(8, i, 60, ("kernel_learning",)) for i in range(40)]
+    params = get_variant("LK").core_params()
+    kernels = set()
+    for config in configs:
+        assert config.variant == "LK"
+        net = config.case.network(params)
+        params.check_network(net)
+        kernels.add(net.rec_kernel)
+        assert net.learning is not None and net.delay_rec != "synaptic"
+    assert kernels == {0, 1, 3, 5}
+
+
 @pytest.mark.sim
 @pytest.mark.icarus
 @pytest.mark.lockstep
