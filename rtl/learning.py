@@ -1050,6 +1050,8 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
             "u_data": In(signed(p.u_bits)),
             **({"list_key": In(range(SignalUnit.key_bound(p))),
                 "key_out_base": In(range(SignalUnit.key_bound(p)))} if p.rec_kernel_taps else {}),
+            **({"kernel_key_en": In(1), "kernel_key": In(32), "hash_value": Out(32)}
+               if p.rec_kernel_taps and p.stochastic_rounding else {}),
         })
 
     @property
@@ -1224,6 +1226,11 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
             with m.Else():
                 m.d.comb += hasher.key.eq(key_base ^ (_STREAM_SYNAPTIC_DELAY << 30)
                                           ^ (s1_key if p.rec_kernel_taps else s1["addr"]))
+            if p.rec_kernel_taps:
+                # The kernel unit runs after this one and borrows the hash pipeline.
+                m.d.comb += self.hash_value.eq(hasher.value)
+                with m.If(self.kernel_key_en):
+                    m.d.comb += hasher.key.eq(self.kernel_key)
             random, stochastic = hasher.value, self.stochastic
         else:
             # Truncation only: no hash, and the rounding bias is a constant per sign.
@@ -1351,10 +1358,13 @@ class KernelUpdateUnit(wiring.Component):
     source follows. After the last source every tap of the network kernel is rounded once
     and written; the taps read during the walk are therefore the old ones.
 
-    A source takes ``b + 5`` cycles (``b`` post neurons in its band), the taps ``2 K_c + 3``
-    cycles (read and write alternate on the single-port synapse memory while the hash of the
-    next tap runs). The walk has no zero skip: a factor of 0 adds 0. The pass is skipped when
-    the post list is empty (every factor 0, so nothing can change).
+    A source takes ``b + 6`` cycles (``b`` post neurons in its band; the product with ``u``
+    takes two of them, in halves on the ``F * x`` multiplier), the taps ``2 K_c + 3`` cycles
+    (read and write alternate on the single-port synapse memory while the hash of the next
+    tap runs). The walk has no zero skip: a factor of 0 adds 0. The pass is skipped when the
+    post list is empty (every factor 0, so nothing can change). Two multipliers, one adder
+    for all tap accumulators; the rounding shift is the engine's, the hash pipeline the
+    update unit's (both idle meanwhile).
 
     Parameters
     ----------
@@ -1381,6 +1391,10 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
         Trace ring reads (:class:`TraceUnit`).
     shift_value, shift_amount : Out, shift_result : In
         The engine's shared shifter: the rounding shifts.
+    hash_key : Out(32), hash_value : In(32)
+        Only with ``stochastic_rounding``: the update unit's hash pipeline
+        (:class:`Mix32Pipeline`), ``hash_value`` being the hash of the key of
+        :data:`HASH_LATENCY` cycles ago.
     """
 
     def __init__(self, params: CoreParams):
@@ -1426,6 +1440,7 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
             "x_data": In(p.trace_bits),
             "u_addr": Out(trace_addr_bits),
             "u_data": In(signed(p.u_bits)),
+            **({"hash_key": Out(32), "hash_value": In(32)} if p.stochastic_rounding else {}),
         })
 
     @property
@@ -1493,21 +1508,23 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
         m.d.comb += self.axon_r_addr.eq(p.max_in + source)
 
         # -- hash keys: the source's axonal delay while it is walked, then the taps ----------
+        # The hash pipeline is the update unit's, idle meanwhile (hash_key, hash_value).
         if p.stochastic_rounding:
-            m.submodules.hash = hasher = Mix32Pipeline()
             key_base = self.seed ^ Cat(C(0, 16), self.count[:16])
-            random, stochastic = hasher.value, self.stochastic
+            random, stochastic = self.hash_value, self.stochastic
         else:
             random, stochastic = C(0, 32), C(0, 1)
 
-        # -- one multiplier: F * (w >> weight_frac) in the walk, the source's sum times u --
-        mul_a = Signal(signed(self.weight_sum_bits(p)))
-        mul_b = Signal(signed(max(eff_bits, p.u_bits)))
+        # -- two multipliers: F * x and F * (w >> weight_frac) in the walk; after it the first
+        # multiplies the source's sum by u, in two halves, so that it stays one DSP wide.
+        sum_bits = self.weight_sum_bits(p)
+        low_bits = sum_bits // 2
+        mul_a = Signal(signed(max(factor_bits, low_bits + 1, sum_bits - low_bits)))
+        mul_b = Signal(signed(max(p.trace_bits + 1, p.u_bits)))
         product = Signal(signed(len(mul_a) + len(mul_b)))
         m.d.comb += product.eq(mul_a * mul_b)
-        # |F * x| < 2**(factor_bits + trace_bits - 1).
-        fx = Signal(signed(factor_bits + p.trace_bits))
-        m.d.comb += fx.eq(factor_rd.data * x_del)
+        fw = Signal(signed(factor_bits + eff_bits))
+        m.d.comb += fw.eq(factor_rd.data * (self.syn_r_data[:wb].as_signed() >> p.weight_frac))
 
         # -- one rounding shift ---------------------------------------------------------------
         round_in = Signal(signed(self.round_bits(p)))
@@ -1519,14 +1536,24 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
         rounded = self.shift_result
 
         # -- stage 1 of the walk: accumulate the pair issued in the previous cycle ----------
+        # One adder for the tap accumulators: the walk adds to the selected tap, the tap
+        # phase reads the selected tap.
+        select = Signal(range(taps))
+        selected = Signal(signed(self.tap_sum_bits(p)))
+        with m.Switch(select):
+            for c in range(taps):
+                with m.Case(c):
+                    m.d.comb += selected.eq(acc[c])
         with m.If(s1_valid):
-            w_tap = self.syn_r_data[:wb].as_signed()
-            m.d.comb += [mul_a.eq(factor_rd.data), mul_b.eq(w_tap >> p.weight_frac)]
-            m.d.sync += weight_sum.eq(Mux(s1_first, 0, weight_sum) + product)
+            m.d.comb += [mul_a.eq(factor_rd.data), mul_b.eq(x_del), select.eq(s1_tap)]
+            m.d.sync += weight_sum.eq(Mux(s1_first, 0, weight_sum) + fw)
+            # |F * x| < 2**(factor_bits + trace_bits - 1): the sum of n_hidden terms fits.
+            total = Signal(signed(self.tap_sum_bits(p)))
+            m.d.comb += total.eq(selected + product)
             with m.Switch(s1_tap):
                 for c in range(taps):
                     with m.Case(c):
-                        m.d.sync += acc[c].eq(acc[c] + fx)
+                        m.d.sync += acc[c].eq(total)
 
         last_post = (post == source + half) | (post == self.n_hidden - 1)
         now = self.time[:slot_bits]
@@ -1594,11 +1621,18 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
 
             with m.State("END_WALK"):
                 # Stage 1 adds the band's last pair.
-                m.next = "AXON_SUM"
+                m.next = "AXON_LOW"
 
-            with m.State("AXON_SUM"):
-                m.d.comb += [mul_a.eq(weight_sum), mul_b.eq(u_del)]
+            # The axonal delay sum u * sum F (w >> weight_frac): the low half of the sum
+            # (unsigned), then the high half (signed) shifted into place.
+            with m.State("AXON_LOW"):
+                m.d.comb += [mul_a.eq(weight_sum[:low_bits]), mul_b.eq(u_del)]
                 m.d.sync += axon_sum.eq(product)
+                m.next = "AXON_HIGH"
+
+            with m.State("AXON_HIGH"):
+                m.d.comb += [mul_a.eq(weight_sum[low_bits:].as_signed()), mul_b.eq(u_del)]
+                m.d.sync += axon_sum.eq(axon_sum + (product << low_bits))
                 m.next = "AXON_WRITE"
 
             with m.State("AXON_WRITE"):
@@ -1629,12 +1663,11 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
                 with m.If(phase[0]):
                     m.d.comb += self.syn_addr.eq(p.kernel_base + read_tap)
                 with m.Elif(phase >= 4):
-                    sum_ = Signal(signed(self.tap_sum_bits(p)))
-                    with m.Switch(write_tap):
-                        for c in range(taps):
-                            with m.Case(c):
-                                m.d.comb += sum_.eq(acc[c])
-                    m.d.comb += [round_in.eq(sum_), round_shift.eq(self.eta_rec)]
+                    m.d.comb += [
+                        select.eq(write_tap),
+                        round_in.eq(selected),
+                        round_shift.eq(self.eta_rec),
+                    ]
                     w_old = self.syn_r_data[:wb].as_signed()
                     # A step beyond +-2**wb saturates the weight either way: narrow it first.
                     w_next = Signal(signed(wb + 3))
@@ -1658,12 +1691,12 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
                 key_tap = Signal(range(taps + 1))
                 m.d.comb += key_tap.eq((phase >> 1)[:len(key_tap)])
                 # Stream 3, group 0 (kernel taps): the address is the network's tap index.
-                m.d.comb += hasher.key.eq(key_base ^ (_STREAM_SHARED << 30)
-                                          ^ (key_tap - pad)[:len(key_tap)])
+                m.d.comb += self.hash_key.eq(key_base ^ (_STREAM_SHARED << 30)
+                                             ^ (key_tap - pad)[:len(key_tap)])
             with m.Else():
                 # The source's key holds through its walk: its hash is ready at its end.
-                m.d.comb += hasher.key.eq(key_base ^ (_STREAM_AXONAL_DELAY << 30)
-                                          ^ (self.n_in + source))
+                m.d.comb += self.hash_key.eq(key_base ^ (_STREAM_AXONAL_DELAY << 30)
+                                             ^ (self.n_in + source))
         m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         return m
 
@@ -1993,6 +2026,12 @@ eta_rho : Out
                 update.list_key.eq(signal.list_key),
                 update.key_out_base.eq(signal.key_out_base),
             ]
+            if p.stochastic_rounding:
+                m.d.comb += [
+                    update.kernel_key_en.eq(kernel_unit.busy),
+                    update.kernel_key.eq(kernel_unit.hash_key),
+                    kernel_unit.hash_value.eq(update.hash_value),
+                ]
             # The two update units run one after the other: the busy one has the memories.
             with m.If(kernel_unit.busy):
                 m.d.comb += [

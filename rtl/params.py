@@ -598,9 +598,9 @@ class CoreParams:
 
     def kernel_update_cycles(self, n_hidden: int) -> int:
         """Cycles of the kernel pass of a learning step on a core built with
-        ``rec_kernel_taps`` (when it runs): ``b + 5`` per recurrent source with ``b``
+        ``rec_kernel_taps`` (when it runs): ``b + 6`` per recurrent source with ``b``
         neurons in its band (:meth:`rec_band` in all), then ``2 K_c + 3`` for the taps."""
-        return self.rec_band(n_hidden) + 5 * n_hidden + 2 * self.rec_kernel_taps + 3
+        return self.rec_band(n_hidden) + 6 * n_hidden + 2 * self.rec_kernel_taps + 3
 
     @property
     def clear_cycles(self) -> int:

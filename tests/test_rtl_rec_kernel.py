@@ -58,8 +58,8 @@ def test_parameters_and_checks():
     assert mm.region_words(learning)[mm.REGION_CTRL] == mm.CTRL_REC_KERNEL + 1
     assert mm.region_words(dataclasses.replace(learning, rec_kernel_taps=0))[
         mm.REGION_CTRL] == mm.CTRL_LEARN_COUNT + 1
-    # The kernel pass: a band of b neurons per source (b + 5 cycles), then 2 K_c + 3.
-    assert learning.kernel_update_cycles(5) == 13 + 5 * 5 + 2 * 3 + 3
+    # The kernel pass: a band of b neurons per source (b + 6 cycles), then 2 K_c + 3.
+    assert learning.kernel_update_cycles(5) == 13 + 6 * 5 + 2 * 3 + 3
 
 
 def test_for_network_writes_and_refusals():
@@ -169,3 +169,25 @@ def test_pysim_learning(k, taps, delay_rec, rounding, zero_skip):
         10 + k + taps, k=k, taps=taps, delay_rec=delay_rec, rounding=rounding)
     golden = run_learning(params, net, spikes, labels, learn, zero_skip=zero_skip)
     assert (golden.projections["rec"].w[0] != net.w_rec).any()
+
+
+def test_probe_names_a_tap():
+    """The learning comparison reads the taps of a kernel network as ``w_rec[k]`` and the core
+    taps around a shorter kernel, which must stay 0, and names the first difference."""
+    from golden.model import GoldenCore
+    from sim.learning_check import LearningProbe
+
+    params, net, *_ = learning_kernel_case(30, k=3, taps=5, delay_rec="axonal",
+                                           rounding="truncate")
+    probe = LearningProbe(net, params)
+    written = dict(mm.network_writes(net, params))
+    words = [written.get(address, 0) for address in probe.parameter_addresses()]
+    golden = GoldenCore(net)
+    assert probe.check_parameters(golden, words) is None
+    golden.projections["rec"].w[0, 2] += 1
+    problem = probe.check_parameters(golden, words)
+    assert (problem.field, problem.index) == ("w_rec", (2,))
+    words[-1] = 5   # a core tap outside the network kernel
+    golden.projections["rec"].w[0, 2] -= 1
+    problem = probe.check_parameters(golden, words)
+    assert (problem.field, problem.index, problem.rtl) == ("w_rec_core_tap", (4,), 5)
