@@ -159,6 +159,7 @@ def learning_kernel_case(seed, *, k, taps, delay_rec, rounding, n_hidden=5, step
     (3, 3, "axonal", "truncate", True),
     (3, 5, "axonal", "stochastic", False),   # a shorter kernel: its core taps around stay 0
     (1, 5, "none", "stochastic", True),
+    (1, 1, "axonal", "stochastic", False),   # one tap: every neuron adds to the same sum
 ])
 def test_pysim_learning(k, taps, delay_rec, rounding, zero_skip):
     """Taps and recurrent axonal delays learn as the golden model does, every step compared
