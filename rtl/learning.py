@@ -1362,9 +1362,9 @@ class KernelUpdateUnit(wiring.Component):
     takes two of them, in halves on the ``F * x`` multiplier), the taps ``2 K_c + 3`` cycles
     (read and write alternate on the single-port synapse memory while the hash of the next
     tap runs). The walk has no zero skip: a factor of 0 adds 0. The pass is skipped when the
-    post list is empty (every factor 0, so nothing can change). Two multipliers, one adder
-    for all tap accumulators; the rounding shift is the engine's, the hash pipeline the
-    update unit's (both idle meanwhile).
+    post list is empty (every factor 0, so nothing can change). Two multipliers; the tap
+    sums in a block RAM of ``K_c`` words with one adder; the rounding shift is the engine's,
+    the hash pipeline the update unit's (both idle meanwhile).
 
     Parameters
     ----------
@@ -1486,7 +1486,12 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
 
         source = Signal(range(p.max_hidden))
         post = Signal(range(p.max_hidden))
-        acc = Signal(data.ArrayLayout(signed(self.tap_sum_bits(p)), taps))
+        # The tap sums live in a block RAM, read in the cycle a pair is issued and written
+        # when it is added: the pairs of a source have distinct taps, and sources are cycles
+        # apart, so a read never meets a pending write of its tap. A tap not yet added to in
+        # this pass (its bit of ``touched`` low) reads as 0, so the RAM needs no clearing.
+        sums_rd, sums_wr = block_ram(m, "tap_sums", signed(self.tap_sum_bits(p)), taps)
+        touched = Signal(taps)
         weight_sum = Signal(signed(self.weight_sum_bits(p)))
         x_del = Signal(p.trace_bits)
         u_del = Signal(signed(p.u_bits))
@@ -1536,24 +1541,20 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
         rounded = self.shift_result
 
         # -- stage 1 of the walk: accumulate the pair issued in the previous cycle ----------
-        # One adder for the tap accumulators: the walk adds to the selected tap, the tap
-        # phase reads the selected tap.
+        # The sum of the tap read in the previous cycle (``select``).
         select = Signal(range(taps))
-        selected = Signal(signed(self.tap_sum_bits(p)))
-        with m.Switch(select):
-            for c in range(taps):
-                with m.Case(c):
-                    m.d.comb += selected.eq(acc[c])
+        m.d.sync += select.eq(sums_rd.addr)
+        selected = Mux(touched.bit_select(select, 1), sums_rd.data, 0)
         with m.If(s1_valid):
-            m.d.comb += [mul_a.eq(factor_rd.data), mul_b.eq(x_del), select.eq(s1_tap)]
+            m.d.comb += [mul_a.eq(factor_rd.data), mul_b.eq(x_del)]
             m.d.sync += weight_sum.eq(Mux(s1_first, 0, weight_sum) + fw)
             # |F * x| < 2**(factor_bits + trace_bits - 1): the sum of n_hidden terms fits.
-            total = Signal(signed(self.tap_sum_bits(p)))
-            m.d.comb += total.eq(selected + product)
-            with m.Switch(s1_tap):
-                for c in range(taps):
-                    with m.Case(c):
-                        m.d.sync += acc[c].eq(total)
+            m.d.comb += [
+                sums_wr.addr.eq(s1_tap),
+                sums_wr.data.eq(selected + product),
+                sums_wr.en.eq(1),
+            ]
+            m.d.sync += touched.eq(touched | (C(1, taps) << s1_tap)[:taps])
 
         last_post = (post == source + half) | (post == self.n_hidden - 1)
         now = self.time[:slot_bits]
@@ -1565,13 +1566,14 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
                 tap.eq(source + half - target),
                 factor_rd.addr.eq(target),
                 self.syn_addr.eq(p.kernel_base + tap),
+                sums_rd.addr.eq(tap),
             ]
             m.d.sync += [s1_valid.eq(1), s1_first.eq(first), s1_tap.eq(tap)]
 
         with m.FSM(name="kernel_update") as fsm:
             with m.State("IDLE"):
                 with m.If(self.start & active):
-                    m.d.sync += [source.eq(0), acc.eq(0)]
+                    m.d.sync += [source.eq(0), touched.eq(0)]
                     m.next = "AXON"
 
             with m.State("AXON"):
@@ -1661,13 +1663,12 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
                 write_tap = Signal(range(taps + 1))
                 m.d.comb += write_tap.eq(((phase - 4) >> 1)[:len(write_tap)])
                 with m.If(phase[0]):
-                    m.d.comb += self.syn_addr.eq(p.kernel_base + read_tap)
-                with m.Elif(phase >= 4):
                     m.d.comb += [
-                        select.eq(write_tap),
-                        round_in.eq(selected),
-                        round_shift.eq(self.eta_rec),
+                        self.syn_addr.eq(p.kernel_base + read_tap),
+                        sums_rd.addr.eq(read_tap),
                     ]
+                with m.Elif(phase >= 4):
+                    m.d.comb += [round_in.eq(selected), round_shift.eq(self.eta_rec)]
                     w_old = self.syn_r_data[:wb].as_signed()
                     # A step beyond +-2**wb saturates the weight either way: narrow it first.
                     w_next = Signal(signed(wb + 3))
