@@ -15,7 +15,7 @@ Every row is a set of ``python -m rtl.build`` options, built for the iCEBreaker 
 - the inference core (``--no-learning``, 64 / 128 / 16 at 12 MHz) plain, with current-based
   synapses, with the adaptive threshold, with both, and with a recurrent kernel of 9 taps;
 - the learning core (the iCEBreaker default, 32 / 112 / 10 at 6 MHz) plain, with each neuron
-  option and with both.
+  option, with both, and with a recurrent kernel of 9 taps.
 
 ``inference`` and ``learning`` in ``--rows`` stand for their group of rows. ``--extra
 NAME=FLAGS`` adds a row (repeatable): ``FLAGS`` are ``rtl.build`` options in one string.
@@ -99,6 +99,8 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     Row("learning-adaptation", ("--adaptation",), "learning + adaptive threshold"),
     Row("learning-both", ("--synapse-current", "--adaptation"),
         "learning + both neuron options"),
+    Row("learning-kernel9", ("--rec-kernel-taps", "9"),
+        "learning + recurrent kernel of 9 taps (learned taps)"),
 )}
 
 #: Names in ``--rows`` that stand for several rows.

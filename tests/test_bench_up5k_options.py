@@ -107,10 +107,10 @@ def test_dry_run_of_one_row_and_a_rejected_extra(tmp_path, capsys):
 
 
 def test_a_row_that_core_params_refuses_is_rejected(tmp_path):
-    row = bench.parse_extra("lk=--rec-kernel-taps 9")  # a kernel needs --no-learning
+    row = bench.parse_extra("small=--no-learning --max-in 0")
     [result] = bench.run_row(row, board="icebreaker", out_dir=tmp_path, seed=1, run=True,
                              search=True, ladder=bench.DEFAULT_LADDER, progress=False)
-    assert result["status"] == "rejected" and "--rec-kernel-taps" in result["error"]
+    assert result["status"] == "rejected" and "--max-in must be in" in result["error"]
 
 
 def test_block_ram_overflow_before_the_tools(tmp_path, monkeypatch):
