@@ -319,3 +319,22 @@ def test_neuron_learning_needs_the_core_option():
         dataclasses.replace(params, elig_bits=7)
     chosen = CoreParams.for_network(net)
     assert chosen.neuron_learning and chosen.elig_bits == 16
+
+
+def test_every_option_learns_together():
+    """Current synapses, the adaptive threshold and a recurrent kernel on one core: weights,
+    kernel taps, delays, beta, coupling and rho all learn, as in the golden model."""
+    from sim.learning_cases import LearningCase
+
+    params = _neuron_core(True, True, max_hidden=4, rec_kernel_taps=3)
+    case = LearningCase(name="all", seed=37, n_in=3, n_hidden=4, n_out=2, samples=(60,),
+                        density=0.4, learn_neurons=True, synapse="current",
+                        adaptation="threshold", rec_kernel=3, delay_rec="axonal",
+                        rounding="stochastic")
+    net = case.network(params)
+    (sample,) = case.inputs()
+    labels = np.full(len(sample["spikes"]), sample["label"])
+    golden = run_learning(params, net, sample["spikes"], labels, sample["learn"])
+    assert (golden.projections["rec"].w[0] != net.w_rec).any()
+    for field in net.neuron_parameters():
+        assert (golden.neurons[field][0] != getattr(net, field)).any(), field
