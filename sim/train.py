@@ -75,10 +75,6 @@ EXIT_MISMATCH = 1
 CHECKS = ("end", "lockstep", "none")
 #: Prefix of the variant names (and so of the build directories) of this trainer.
 VARIANT_PREFIX = "train"
-#: Network fields the learning core does not implement: field -> the one value it supports.
-#: (Current synapses and the adaptive threshold are built into the core when the network has
-#: them, :meth:`rtl.params.CoreParams.for_network`.)
-UNSUPPORTED_FIELDS = {"rec_kernel": 0}
 
 
 class RTLTrainError(RuntimeError):
@@ -104,12 +100,6 @@ def core_params(net: Network):
     """
     from rtl.params import ADDRESS_SPACE, CoreParams, synapse_count
 
-    for field, supported in UNSUPPORTED_FIELDS.items():
-        # getattr: networks from before these fields existed have the supported value.
-        value = getattr(net, field, supported)
-        if value != supported:
-            raise ValueError(f"network {field} = {value!r} is not supported by the learning "
-                             f"core (only {supported!r})")
     synapses = synapse_count(net)
     if synapses > ADDRESS_SPACE:
         # Checked here because CoreParams words it as a generator option.

@@ -123,14 +123,28 @@ def test_rtl_training_of_neuron_parameters_equals_golden(tiny_files, tmp_path,
         assert list(getattr(trained, name)) != data[name], name
 
 
-def test_rec_kernel_network_is_refused(capsys, tiny_files, tmp_path):
-    data = load_network(tiny_files / "net.json").to_dict()
-    data.update(recurrent=True, delay_rec="axonal", rec_kernel=3, w_rec=[1, 2, 1],
-                d_rec=[0, 1, 2])
-    save_network(Network.from_dict(data), tmp_path / "net.json")
-    for name in ("train.npz", "test.npz"):
-        (tmp_path / name).write_bytes((tiny_files / name).read_bytes())
-    _one_line_error(capsys, _argv(tmp_path, tmp_path, "weights"), 2, "rec_kernel")
+@pytest.mark.sim
+@pytest.mark.verilator
+def test_rtl_training_of_a_recurrent_kernel_equals_golden(tmp_path, require_simulator):
+    # A recurrent network whose recurrent weights are a 3-tap kernel with axonal delays:
+    # sim.train builds a kernel learning core; taps and delays learn as in golden.train.
+    require_simulator("verilator")
+    options = {"n_in": 4, "n_classes": 2, "steps": 16, "warmup": 4}
+    save_samples(tmp_path / "train.npz", make_task("rates", 10, seed=0, **options))
+    save_samples(tmp_path / "test.npz", make_task("rates", 6, seed=1, **options))
+    net = init_network(4, 5, 2, np.random.default_rng(0), d_max=8, recurrent=True,
+                       delay_rec="axonal", rec_kernel=3)
+    save_network(net, tmp_path / "net.json")
+    rtl_dir, golden_dir = tmp_path / "rtl", tmp_path / "golden"
+    assert sim_train.main(_argv(tmp_path, rtl_dir, "weights,delays")) == 0
+    assert golden_train.main(_argv(tmp_path, golden_dir, "weights,delays")) == 0
+    rtl = json.loads((rtl_dir / "out.json").read_text())
+    assert rtl["rtl"]["core_params"]["rec_kernel_taps"] == 3
+    assert rtl["check"]["parameters_identical"] is True
+    assert (rtl_dir / "trained.json").read_bytes() == (golden_dir / "trained.json").read_bytes()
+    trained = load_network(rtl_dir / "trained.json")
+    assert not np.array_equal(trained.w_rec, net.w_rec)
+    assert not np.array_equal(trained.d_rec, net.d_rec)
 
 
 def _one_line_error(capsys, argv, status, *fragments):
