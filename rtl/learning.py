@@ -126,6 +126,27 @@ def _shift_members(width):
     }
 
 
+def _update_memory_members(p):
+    """Ports of a unit that updates parameters in the core's memories: the single port of
+    the synapse memory, the axonal delay memory and the trace ring reads (TraceUnit)."""
+    trace_addr_bits = ceil_log2(p.n_sources * p.trace_ring)
+    return {
+        "syn_addr": Out(range(p.max_synapses + 1)),
+        "syn_r_data": In(p.syn_word_bits),
+        "syn_w_data": Out(p.syn_word_bits),
+        "syn_w_en": Out(1),
+        "axon_r_addr": Out(range(p.axon_depth)),
+        "axon_r_data": In(p.delay_bits),
+        "axon_w_addr": Out(range(p.axon_depth)),
+        "axon_w_data": Out(p.delay_bits),
+        "axon_w_en": Out(1),
+        "x_addr": Out(trace_addr_bits),
+        "x_data": In(p.trace_bits),
+        "u_addr": Out(trace_addr_bits),
+        "u_data": In(signed(p.u_bits)),
+    }
+
+
 class Mix32Pipeline(wiring.Component):
     """The hash ``mix32`` of ``docs/model.md`` 7.6 (``golden.learning.mix32``) in
     :data:`HASH_LATENCY` register stages, a new key every cycle.
@@ -1009,7 +1030,6 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
         p = params
         self._params = p
         list_depth = p.max_hidden + p.max_out
-        trace_addr_bits = ceil_log2(p.n_sources * p.trace_ring)
         super().__init__({
             **_shift_members(_rounding_bias_width(self.round_bits(p))),
             "start": In(1),
@@ -1035,19 +1055,7 @@ eta_rec, eta_out, eta_delay, seed, count, time, half_width, delay_top : In
             "list_addr": Out(range(list_depth)),
             "list_row": In(range(p.max_synapses + 1)),
             "list_factor": In(signed(p.post_factor_bits)),
-            "syn_addr": Out(range(p.max_synapses + 1)),
-            "syn_r_data": In(p.syn_word_bits),
-            "syn_w_data": Out(p.syn_word_bits),
-            "syn_w_en": Out(1),
-            "axon_r_addr": Out(range(p.axon_depth)),
-            "axon_r_data": In(p.delay_bits),
-            "axon_w_addr": Out(range(p.axon_depth)),
-            "axon_w_data": Out(p.delay_bits),
-            "axon_w_en": Out(1),
-            "x_addr": Out(trace_addr_bits),
-            "x_data": In(p.trace_bits),
-            "u_addr": Out(trace_addr_bits),
-            "u_data": In(signed(p.u_bits)),
+            **_update_memory_members(p),
             **({"list_key": In(range(SignalUnit.key_bound(p))),
                 "key_out_base": In(range(SignalUnit.key_bound(p)))} if p.rec_kernel_taps else {}),
             **({"kernel_key_en": In(1), "kernel_key": In(32), "hash_value": Out(32)}
@@ -1403,7 +1411,6 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
             raise ValueError("KernelUpdateUnit needs CoreParams(learning=True, "
                              "rec_kernel_taps > 0)")
         self._params = p
-        trace_addr_bits = ceil_log2(p.n_sources * p.trace_ring)
         super().__init__({
             **_shift_members(_rounding_bias_width(self.round_bits(p))),
             "start": In(1),
@@ -1427,19 +1434,7 @@ eta_rec, eta_delay, seed, count, time, half_width, delay_top, hidden_count : In
             "factor_en": In(1),
             "factor_index": In(range(p.max_hidden)),
             "factor_value": In(signed(p.post_factor_bits)),
-            "syn_addr": Out(range(p.max_synapses + 1)),
-            "syn_r_data": In(p.syn_word_bits),
-            "syn_w_data": Out(p.syn_word_bits),
-            "syn_w_en": Out(1),
-            "axon_r_addr": Out(range(p.axon_depth)),
-            "axon_r_data": In(p.delay_bits),
-            "axon_w_addr": Out(range(p.axon_depth)),
-            "axon_w_data": Out(p.delay_bits),
-            "axon_w_en": Out(1),
-            "x_addr": Out(trace_addr_bits),
-            "x_data": In(p.trace_bits),
-            "u_addr": Out(trace_addr_bits),
-            "u_data": In(signed(p.u_bits)),
+            **_update_memory_members(p),
             **({"hash_key": Out(32), "hash_value": In(32)} if p.stochastic_rounding else {}),
         })
 
