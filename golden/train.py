@@ -70,6 +70,7 @@ __all__ = [
     "LEARN_MODES",
     "default_rule",
     "evaluate",
+    "halved_rates",
     "init_network",
     "main",
     "parse_learn",
@@ -508,7 +509,7 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
     since_best = np.zeros(n_learners, dtype=np.int64)
     for epoch in range(epochs):
         if schedule_every and epoch and epoch % schedule_every == 0:
-            core.rule = _halved_rates(core.rule)
+            core.rule = halved_rates(core.rule)
         start_time = time.perf_counter()
         orders = np.stack([sample_order(rng, n) for rng in rngs])  # [learner, position]
         for position in range(n):
@@ -566,7 +567,7 @@ def train_learners(nets: Sequence[Network], train_set: SampleSet,
     return trained, histories
 
 
-def _halved_rates(rule: LearningRule) -> LearningRule:
+def halved_rates(rule: LearningRule) -> LearningRule:
     """``rule`` with every learning rate halved (shift + 1, up to the field's maximum)."""
     limits = {"eta_in": 31, "eta_rec": 31, "eta_out": 31, "eta_delay": 31, "eta_beta": 47,
               "eta_coupling": 47, "eta_rho": 47}

@@ -80,6 +80,7 @@ __all__ = [
     "feedback_offset",
     "hist_offset",
     "kernel_offset",
+    "learning_rate_writes",
     "learning_writes",
     "network_writes",
     "neuron_offset",
@@ -476,6 +477,18 @@ def encode_mode(rule, params=None, net=None) -> int:
     return mode
 
 
+def learning_rate_writes(rule, params) -> list[tuple[int, int]]:
+    """The writes of the learning rates of ``rule`` (``ETA_IN``, ``ETA_REC``, ``ETA_OUT``,
+    ``ETA_DELAY``, and on a core built with ``neuron_learning`` ``ETA_BETA``,
+    ``ETA_COUPLING``, ``ETA_RHO``): what a learning-rate schedule rewrites between epochs."""
+    rates = [(LEARN_REGISTERS[name], getattr(rule, name.lower()))
+             for name in ("ETA_IN", "ETA_REC", "ETA_OUT", "ETA_DELAY")]
+    if getattr(params, "neuron_learning", False):
+        rates += [(offset, getattr(rule, name.lower()))
+                  for name, offset in LEARN_NEURON_REGISTERS.items()]
+    return [(address(REGION_LEARN, offset), int(value)) for offset, value in rates]
+
+
 def learning_writes(net, params) -> list[tuple[int, int]]:
     """The bus writes that load ``net.learning`` into a core built with ``learning``.
 
@@ -490,8 +503,7 @@ def learning_writes(net, params) -> list[tuple[int, int]]:
     registers = {
         "TRACE_DECAY": rule.trace_decay, "TRACE_SHIFT": rule.trace_shift,
         "PSI_SHIFT": rule.psi_shift, "SOFTMAX_SHIFT": getattr(rule, "softmax_shift", 0),
-        "L_SHIFT": rule.l_shift, "TARGET_AMP": rule.target_amp, "ETA_IN": rule.eta_in,
-        "ETA_REC": rule.eta_rec, "ETA_OUT": rule.eta_out, "ETA_DELAY": rule.eta_delay,
+        "L_SHIFT": rule.l_shift, "TARGET_AMP": rule.target_amp,
         "KERNEL_HALF_WIDTH": (len(rule.kernel) - 1) // 2, "KERNEL_SHIFT": rule.kernel_shift,
         "SEED": rule.seed, "DELAY_TOP": (int(net.d_max) << int(net.delay_frac)) - 1,
     }
@@ -499,11 +511,7 @@ def learning_writes(net, params) -> list[tuple[int, int]]:
               for name, value in registers.items()]
     writes.extend((address(REGION_LEARN, LEARN_KERNEL + n), encode_signed(int(g), 8))
                   for n, g in enumerate(rule.kernel))
-    if getattr(params, "neuron_learning", False):
-        writes.extend((address(REGION_LEARN, LEARN_NEURON_REGISTERS[name]), int(value))
-                      for name, value in (("ETA_BETA", rule.eta_beta),
-                                          ("ETA_COUPLING", rule.eta_coupling),
-                                          ("ETA_RHO", rule.eta_rho)))
+    writes.extend(learning_rate_writes(rule, params))
     writes.append((address(REGION_LEARN, LEARN_REGISTERS["MODE"]),
                    encode_mode(rule, params, net)))
     writes.extend((address(REGION_PSI, n), int(v)) for n, v in enumerate(rule.psi_lut))

@@ -153,8 +153,8 @@ def _poll_progress(path: Path, bar: tqdm, finished: threading.Event) -> None:
 
 def train_on_rtl(net: Network, train_path: Path, test_path: Path, epochs: int, *,
                  seed: int = 0, check: str = "end", simulator: str = "verilator",
-                 progress: bool | None = None, n_train: int = 0,
-                 n_test: int = 0) -> tuple[Network, dict]:
+                 progress: bool | None = None, n_train: int = 0, n_test: int = 0,
+                 schedule_every: int = 0, early_stop: int = 0) -> tuple[Network, dict]:
     """Train ``net`` online on the simulated core; see the module docstring.
 
     Parameters
@@ -172,6 +172,10 @@ def train_on_rtl(net: Network, train_path: Path, test_path: Path, epochs: int, *
         Progress bar on stderr: always, never, or only on a terminal (None).
     n_train, n_test : int
         Sample counts, for the length of the progress bar.
+    schedule_every, early_stop : int
+        As ``golden.train``: every ``schedule_every`` epochs the learning-rate registers
+        are rewritten with every shift one larger (rates halved); after ``early_stop``
+        epochs without a better training accuracy the core stops learning (0: off).
 
     Returns
     -------
@@ -207,7 +211,8 @@ def train_on_rtl(net: Network, train_path: Path, test_path: Path, epochs: int, *
         progress_file = Path(tmp) / "progress"
         config = {"net": str(net_file), "train": str(Path(train_path).resolve()),
                   "test": str(Path(test_path).resolve()), "epochs": epochs, "seed": seed,
-                  "check": check, "progress": str(progress_file)}
+                  "check": check, "progress": str(progress_file),
+                  "schedule_every": schedule_every, "early_stop": early_stop}
         total = epochs * n_train + (epochs + 1) * (n_train + n_test)
         bar = tqdm(total=total, desc="train on RTL", unit="sample", file=sys.stderr,
                    disable=None if progress is None else not progress)
@@ -273,11 +278,13 @@ def _history(result_lists: dict, initial: dict) -> dict:
 
 
 def _compare_with_golden(net: Network, trained: Network, report: dict, train_set, test_set,
-                         epochs: int, seed: int, progress: bool | None) -> dict:
+                         epochs: int, seed: int, progress: bool | None,
+                         schedule_every: int = 0, early_stop: int = 0) -> dict:
     """Train with ``golden.train`` and compare parameters and accuracies with the core's."""
     started = time.perf_counter()
     golden_net, history = train(net, train_set, test_set, epochs, seed=seed, exact=True,
-                                progress=progress)
+                                progress=progress, schedule_every=schedule_every,
+                                early_stop=early_stop)
     seconds = time.perf_counter() - started
     problem = first_difference(trained, golden_net)
     accuracies = {
@@ -289,6 +296,8 @@ def _compare_with_golden(net: Network, trained: Network, report: dict, train_set
         "test_accuracy": (report["test_accuracy"], history["test_accuracy"]),
         "delay_change": (report["delay_change"], history["delay_change"]),
     }
+    if early_stop:
+        accuracies["stopped_epoch"] = (report["stopped_epoch"], history["stopped_epoch"])
     differing = [key for key, (rtl, gold) in accuracies.items() if rtl != gold]
     return {"mode": "end", "parameters_identical": problem is None,
             "first_difference": problem, "accuracies_identical": not differing,
@@ -315,12 +324,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise _UsageError(f"--learn {err}") from None
         if not args.exact:
             raise _UsageError("--float: the RTL core computes in integers only (use --exact)")
-        # Flags of golden.train that this trainer does not implement yet (0 means off).
-        for flag in ("schedule_every", "early_stop"):
-            text = getattr(args, flag, "0")
-            if _int_flag(f"--{flag.replace('_', '-')}", text, 0) != 0:
-                raise _UsageError(f"--{flag.replace('_', '-')} is not supported by sim.train "
-                                  f"(only 0, the default)")
+        schedule_every = _int_flag("--schedule-every", args.schedule_every, 0)
+        early_stop = _int_flag("--early-stop", args.early_stop, 0)
         if args.check not in CHECKS:
             raise _UsageError(f"--check must be one of {', '.join(CHECKS)}, got {args.check!r}")
         if args.sim not in SIMULATORS:
@@ -349,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         trained, report = train_on_rtl(
             net, args.train, args.test, epochs, seed=seed, check=args.check,
             simulator=args.sim, progress=args.progress, n_train=train_set.n_samples,
-            n_test=test_set.n_samples)
+            n_test=test_set.n_samples, schedule_every=schedule_every, early_stop=early_stop)
     except RTLTrainError as err:
         return _fail(str(err), EXIT_MISMATCH)
     except KeyboardInterrupt:
@@ -380,12 +385,19 @@ def main(argv: list[str] | None = None) -> int:
                 "epoch_seconds": report["epoch_seconds"]},
         "check": {"mode": args.check},
     }
+    # As golden.train: only when used, so that the output of a plain run stays as it was.
+    if schedule_every:
+        result["config"]["schedule_every"] = schedule_every
+    if early_stop:
+        result["config"]["early_stop"] = early_stop
+        result["stopped_epoch"] = report["stopped_epoch"]
     if args.check == "lockstep":
         result["check"].update(parameters_identical=True, first_difference=None)
     elif args.check == "end":
         print("training the same network with golden.train to compare", file=sys.stderr)
         result["check"] = _compare_with_golden(net, trained, report, train_set, test_set,
-                                               epochs, seed, args.progress)
+                                               epochs, seed, args.progress,
+                                               schedule_every, early_stop)
     try:
         write_training_outputs(args, result, net, trained, _history(report, report["initial"]),
                                learn_name(*learn) + " (RTL)")

@@ -21,7 +21,11 @@ training samples in the order of :func:`golden.train.sample_order`, each from a 
 (learned values and ``LEARN_COUNT`` stay) with its label in ``CTRL.LABEL`` and ``learn`` set
 on the steps of its ``target_mask``. Accuracies come from the core itself: every sample runs
 without learning and the prediction is the readout with the largest ``y`` summed over the
-sample's ``target_mask`` steps, read through the bus.
+sample's ``target_mask`` steps, read through the bus. With ``schedule_every`` the learning
+rate registers are rewritten with halved rates (:func:`golden.train.halved_rates`) before
+every ``schedule_every``-th epoch; with ``early_stop`` the core stops learning (the training
+samples are no longer run) once its training accuracy has not improved for that many epochs,
+and the report has ``stopped_epoch``, as in ``golden.train``.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import numpy as np
 from golden.data import load_samples
 from golden.model import GoldenCore
 from golden.network import load_network
-from golden.train import sample_order
+from golden.train import halved_rates, sample_order
 from rtl import memory_map as mm
 from sim.learning_check import LearningProbe
 from sim.tb import CoreTB
@@ -144,6 +148,10 @@ class CoreTrainer:
         self.learning_steps += int(np.sum(mask))
         self.progress.advance()
 
+    async def write_rates(self, rule) -> None:
+        """Rewrite the learning-rate registers with those of ``rule``."""
+        await self.tb.bus.write_many(mm.learning_rate_writes(rule, self.tb.params))
+
     async def read_words(self) -> list[int]:
         """Every synapse word, axonal delay and learned neuron parameter of the network
         (:class:`LearningProbe` order)."""
@@ -212,11 +220,25 @@ async def train_on_core(tb: CoreTB, config: dict, report: dict) -> None:
     report["initial"] = {"train_accuracy": await trainer.evaluate(train_set, train_words),
                          "test_accuracy": await trainer.evaluate(test_set, test_words)}
     rng = np.random.default_rng(seed)
+    schedule_every = int(config.get("schedule_every", 0))
+    early_stop = int(config.get("early_stop", 0))
+    rule = net.learning
+    best, since_best, stopped = report["initial"]["train_accuracy"], 0, False
+    if early_stop:
+        report["stopped_epoch"] = None
     for epoch in range(epochs):
+        if schedule_every and epoch and epoch % schedule_every == 0:
+            rule = halved_rates(rule)
+            await trainer.write_rates(rule)
+            if golden is not None:
+                golden.rule = rule
         started = time.perf_counter()
         progress.set_phase(f"epoch {epoch + 1}/{epochs} training")
         order = sample_order(rng, train_set.n_samples)
         for position, s in enumerate(order):
+            if stopped:   # the order is still drawn: it keeps the generator in step
+                progress.advance()
+                continue
             label, mask = int(train_set.labels[s]), train_set.target_mask[s]
             await trainer.train_sample(train_words[s], label, mask)
             if golden is not None:
@@ -232,6 +254,14 @@ async def train_on_core(tb: CoreTB, config: dict, report: dict) -> None:
         progress.set_phase(f"epoch {epoch + 1}/{epochs} accuracy")
         report["train_accuracy"].append(await trainer.evaluate(train_set, train_words))
         report["test_accuracy"].append(await trainer.evaluate(test_set, test_words))
+        if early_stop and not stopped:
+            if report["train_accuracy"][-1] > best:
+                best, since_best = report["train_accuracy"][-1], 0
+            else:
+                since_best += 1
+            if since_best >= early_stop:
+                stopped = True
+                report["stopped_epoch"] = epoch
         current = trainer.parameters(await trainer.read_words())
         report["delay_change"].append(delay_change(net, initial, current))
         report["epoch_seconds"].append(time.perf_counter() - started)

@@ -337,13 +337,13 @@ def test_early_stop_freezes_a_learner():
 
 
 def test_schedule_halves_rates():
-    from golden.train import _halved_rates, train
+    from golden.train import halved_rates, train
 
     train_set, _ = small_task()
     from golden.train import init_network
 
     net = init_network(train_set.n_in, 4, 2, np.random.default_rng(0), delay_in="none")
-    halved = _halved_rates(net.learning)
+    halved = halved_rates(net.learning)
     assert (halved.eta_in, halved.eta_out, halved.eta_beta) == (
         net.learning.eta_in + 1, net.learning.eta_out + 1, net.learning.eta_beta + 1)
     plain, _ = train(net, train_set, None, 2, progress=False)

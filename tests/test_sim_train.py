@@ -159,11 +159,36 @@ def test_float_mode_is_refused(capsys, tiny_files, tmp_path):
     _one_line_error(capsys, _argv(tiny_files, tmp_path, "weights", "--float"), 2, "--float")
 
 
-@pytest.mark.parametrize("flag", ["--schedule-every", "--early-stop"])
-def test_unsupported_golden_flags_are_refused(capsys, tiny_files, tmp_path, flag):
-    if flag not in golden_train._train_parser().format_help():
-        pytest.skip(f"golden.train has no {flag}")
-    _one_line_error(capsys, _argv(tiny_files, tmp_path, "weights", flag, "2"), 2, flag)
+@pytest.mark.sim
+@pytest.mark.verilator
+def test_rtl_training_with_schedule_and_early_stop_equals_golden(tiny_files, tmp_path,
+                                                                 require_simulator):
+    # Rates halved before every epoch (the core's rate registers rewritten), and learning
+    # stopped after two epochs without a better training accuracy, as golden.train does.
+    require_simulator("verilator")
+    def argv(out, epochs, *flags):
+        args = _argv(tiny_files, out, "weights,delays", *flags)
+        args[args.index("--epochs") + 1] = str(epochs)
+        return args
+
+    runs = {}
+    for name, main in (("rtl", sim_train.main), ("golden", golden_train.main)):
+        out = tmp_path / name
+        assert main(argv(out, 4, "--schedule-every", "1", "--early-stop", "2")) == 0
+        runs[name] = (json.loads((out / "out.json").read_text()),
+                      (out / "trained.json").read_bytes())
+    (rtl, rtl_net), (golden, golden_net) = runs["rtl"], runs["golden"]
+    assert rtl_net == golden_net
+    assert rtl["check"]["accuracies_identical"] is True
+    assert rtl["stopped_epoch"] == golden["stopped_epoch"] == 1
+    assert rtl["config"]["schedule_every"] == 1 and rtl["config"]["early_stop"] == 2
+    # Lockstep, with the schedule alone: every sample's parameters match, and the schedule
+    # changed what was learned.
+    scheduled, plain = tmp_path / "scheduled", tmp_path / "plain"
+    assert sim_train.main(argv(scheduled, 2, "--schedule-every", "1", "--check",
+                               "lockstep")) == 0
+    assert golden_train.main(argv(plain, 2)) == 0
+    assert (scheduled / "trained.json").read_bytes() != (plain / "trained.json").read_bytes()
 
 
 def test_unrepresentable_network_names_the_field(capsys, tmp_path):
