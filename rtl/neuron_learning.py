@@ -191,14 +191,12 @@ class NeuronLearningUnit(wiring.Component):
         # -- stage 3 of the forward pass: the new eligibilities ----------------------------
         s3_valid = Signal()
         s3_index = Signal.like(self.fwd_index)
-        s3_first = Signal()
         s3_bank = Signal()
         s3_alpha = Signal.like(self.alpha)
         s3_spike = Signal()
         m.d.sync += [
             s3_valid.eq(self.fwd_en),
             s3_index.eq(self.fwd_index),
-            s3_first.eq(first_step),
             s3_bank.eq(bank),
             s3_alpha.eq(self.alpha),
             s3_spike.eq(self.spike),
