@@ -240,7 +240,12 @@ def draw_kernel(rng: np.random.Generator, variant: CoreVariant, steps: int,
     ``2 n_hidden - 1``), its recurrent delays axonal or none; a feedforward one, which the
     same core must run too, stays as drawn.
     """
-    case = draw_inference(rng, variant, steps, name)
+    return _with_kernel(rng, variant, draw_inference(rng, variant, steps, name))
+
+
+def _with_kernel(rng: np.random.Generator, variant: CoreVariant, case):
+    """``case`` with a kernel of a random odd length up to the core's taps (and
+    ``2 n_hidden - 1``) and axonal or no recurrent delays, if it is recurrent."""
     if not case.recurrent:
         return case
     longest = min(variant.params["rec_kernel_taps"], 2 * case.n_hidden - 1)
@@ -256,13 +261,7 @@ def draw_kernel_learning(rng: np.random.Generator, variant: CoreVariant, steps: 
     taps (and ``2 n_hidden - 1``), its recurrent delays axonal or none; a feedforward one
     stays as drawn.
     """
-    case = draw_learning(rng, variant, steps, name)
-    if not case.recurrent:
-        return case
-    longest = min(variant.params["rec_kernel_taps"], 2 * case.n_hidden - 1)
-    kernel = 2 * int(rng.integers(0, longest // 2, endpoint=True)) + 1
-    delay_rec = case.delay_rec if case.delay_rec != "synaptic" else "axonal"
-    return dataclasses.replace(case, rec_kernel=kernel, delay_rec=delay_rec)
+    return _with_kernel(rng, variant, draw_learning(rng, variant, steps, name))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,37 +47,23 @@ def test_neurons_mode_draws_options():
     assert any(c.case.neuron_extremes for c in configs)
 
 
-def test_kernel_mode_draws_kernels():
-    """The kernel mode draws kernels of every length and feedforward networks, all fitting
-    variant K."""
+@pytest.mark.parametrize("mode, variant, seed, learning", [("kernel", "K", 7, False),
+                                                           ("kernel_learning", "LK", 8, True)])
+def test_kernel_modes_draw_kernels(mode, variant, seed, learning):
+    """The kernel modes draw (learning) cases with kernels of every length and feedforward
+    networks, all fitting their variant."""
     from bench.regress import get_variant
 
-    configs = [draw_config(7, i, 60, ("kernel",)) for i in range(40)]
-    params = get_variant("K").core_params()
+    configs = [draw_config(seed, i, 60, (mode,)) for i in range(40)]
+    params = get_variant(variant).core_params()
     kernels = set()
     for config in configs:
-        assert config.variant == "K"
+        assert config.variant == variant
         net = config.case.network(params)
         params.check_network(net)
         kernels.add(net.rec_kernel)
+        assert (net.learning is not None) == learning
         assert net.delay_rec != "synaptic"
-    assert kernels == {0, 1, 3, 5}
-
-
-def test_kernel_learning_mode_draws_kernels():
-    """The kernel learning mode draws learning cases with kernels of every length and
-    feedforward networks, all fitting variant LK."""
-    from bench.regress import get_variant
-
-    configs = [draw_config(8, i, 60, ("kernel_learning",)) for i in range(40)]
-    params = get_variant("LK").core_params()
-    kernels = set()
-    for config in configs:
-        assert config.variant == "LK"
-        net = config.case.network(params)
-        params.check_network(net)
-        kernels.add(net.rec_kernel)
-        assert net.learning is not None and net.delay_rec != "synaptic"
     assert kernels == {0, 1, 3, 5}
 
 
