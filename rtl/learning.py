@@ -1953,70 +1953,53 @@ eta_rho : Out
             signal.list_addr.eq(update.list_addr),
         ]
 
+        # What both update units (the dense one, and the kernel one on a kernel core) read:
+        # the rule, the step, the post-list size and the memories' read data.
+        update_inputs = {
+            "n_in": self.n_in, "n_hidden": self.n_hidden, "learn_weights": learn_weights,
+            "learn_delays": learn_delays, "stochastic": stochastic, "eta_rec": eta_rec,
+            "eta_delay": eta_delay, "seed": seed, "count": self.count, "time": self.time,
+            "half_width": half_width, "delay_top": delay_top,
+            "hidden_count": signal.hidden_count, "syn_r_data": self.syn_r_data,
+            "axon_r_data": self.axon_r_data, "x_data": traces.x_data,
+            "u_data": traces.u_data,
+        }
+
+        def drive_inputs(unit):
+            return [getattr(unit, name).eq(value) for name, value in update_inputs.items()]
+
+        def memory_outputs(unit, syn_addr):
+            """The axonal-delay and synapse memory ports, driven by ``unit``."""
+            return [*(getattr(self, name).eq(getattr(unit, name))
+                      for name in ("axon_r_addr", "axon_w_addr", "axon_w_data", "axon_w_en",
+                                   "syn_w_data", "syn_w_en")),
+                    self.syn_addr.eq(syn_addr)]
+
         m.d.comb += [
-            update.n_in.eq(self.n_in),
-            update.n_hidden.eq(self.n_hidden),
+            *drive_inputs(update),
             # On a kernel core the kernel unit updates the recurrent projection.
             update.rec_on.eq(0 if p.rec_kernel_taps else rec_on),
             update.kinds.eq(self.flags[2:8]),
-            update.learn_weights.eq(learn_weights),
-            update.learn_delays.eq(learn_delays),
-            update.stochastic.eq(stochastic),
             update.eta_in.eq(eta_in),
-            update.eta_rec.eq(eta_rec),
             update.eta_out.eq(eta_out),
-            update.eta_delay.eq(eta_delay),
-            update.seed.eq(seed),
-            update.count.eq(self.count),
-            update.time.eq(self.time),
-            update.half_width.eq(half_width),
-            update.delay_top.eq(delay_top),
-            update.hidden_count.eq(signal.hidden_count),
             update.out_count.eq(signal.out_count),
             update.list_row.eq(signal.list_row),
             update.list_factor.eq(signal.list_factor),
-            update.syn_r_data.eq(self.syn_r_data),
-            update.axon_r_data.eq(self.axon_r_data),
-            update.x_data.eq(traces.x_data),
-            update.u_data.eq(traces.u_data),
         ]
         # The memory ports of the update pass (on a kernel core, unless the kernel unit runs).
-        memory_ports = [
-            self.axon_r_addr.eq(update.axon_r_addr),
-            self.axon_w_addr.eq(update.axon_w_addr),
-            self.axon_w_data.eq(update.axon_w_data),
-            self.axon_w_en.eq(update.axon_w_en),
-            self.syn_w_data.eq(update.syn_w_data),
-            self.syn_w_en.eq(update.syn_w_en),
-            self.syn_addr.eq(Mux(update.busy, update.syn_addr, signal.syn_addr)),
-        ]
+        memory_ports = memory_outputs(update, Mux(update.busy, update.syn_addr,
+                                                  signal.syn_addr))
         if not p.rec_kernel_taps:
             m.d.comb += memory_ports
         else:
             m.d.comb += [
-                kernel_unit.n_in.eq(self.n_in),
-                kernel_unit.n_hidden.eq(self.n_hidden),
+                *drive_inputs(kernel_unit),
                 kernel_unit.rec_kernel.eq(self.rec_kernel),
                 kernel_unit.rec_on.eq(rec_on),
                 kernel_unit.axonal.eq(self.flags[4:6] == mm.DELAY_AXONAL),
-                kernel_unit.learn_weights.eq(learn_weights),
-                kernel_unit.learn_delays.eq(learn_delays),
-                kernel_unit.stochastic.eq(stochastic),
-                kernel_unit.eta_rec.eq(eta_rec),
-                kernel_unit.eta_delay.eq(eta_delay),
-                kernel_unit.seed.eq(seed),
-                kernel_unit.count.eq(self.count),
-                kernel_unit.time.eq(self.time),
-                kernel_unit.half_width.eq(half_width),
-                kernel_unit.delay_top.eq(delay_top),
-                kernel_unit.hidden_count.eq(signal.hidden_count),
                 kernel_unit.factor_en.eq(signal.factor_en),
                 kernel_unit.factor_index.eq(signal.factor_index),
                 kernel_unit.factor_value.eq(signal.factor_value),
-                kernel_unit.syn_r_data.eq(self.syn_r_data),
-                kernel_unit.axon_r_data.eq(self.axon_r_data),
-                kernel_unit.x_data.eq(traces.x_data),
-                kernel_unit.u_data.eq(traces.u_data),
                 # Hash addresses of the in and out synapses: the dense layout's.
                 signal.key_row.eq(self.n_in + Mux(rec_on, self.n_hidden, 0)),
                 update.list_key.eq(signal.list_key),
@@ -2030,15 +2013,7 @@ eta_rho : Out
                 ]
             # The two update units run one after the other: the busy one has the memories.
             with m.If(kernel_unit.busy):
-                m.d.comb += [
-                    self.axon_r_addr.eq(kernel_unit.axon_r_addr),
-                    self.axon_w_addr.eq(kernel_unit.axon_w_addr),
-                    self.axon_w_data.eq(kernel_unit.axon_w_data),
-                    self.axon_w_en.eq(kernel_unit.axon_w_en),
-                    self.syn_w_data.eq(kernel_unit.syn_w_data),
-                    self.syn_w_en.eq(kernel_unit.syn_w_en),
-                    self.syn_addr.eq(kernel_unit.syn_addr),
-                ]
+                m.d.comb += memory_outputs(kernel_unit, kernel_unit.syn_addr)
             with m.Else():
                 m.d.comb += memory_ports
         # -- one arithmetic right shifter for the three units ----------------------------------
