@@ -252,33 +252,26 @@ class NeuronLearningUnit(wiring.Component):
         pending = Signal()
         pending_index = Signal.like(self.factor_index)
         pending_factor = Signal.like(self.factor)
+        # A new factor issues its first slot at once; the others follow from the registers.
         issue_valid = Signal()
         issue_index = Signal.like(self.factor_index)
         issue_factor = Signal.like(self.factor)
         issue_slot = Signal.like(slot)
-        # A new factor issues its first slot at once; the others follow from the registers.
-        with m.If(self.factor_en):
-            m.d.comb += [
-                issue_valid.eq(1),
-                issue_index.eq(self.factor_index),
-                issue_factor.eq(self.factor),
-                issue_slot.eq(0),
-            ]
-            if n_slots > 1:
+        m.d.comb += [
+            issue_valid.eq(self.factor_en | pending),
+            issue_index.eq(Mux(self.factor_en, self.factor_index, pending_index)),
+            issue_factor.eq(Mux(self.factor_en, self.factor, pending_factor)),
+            issue_slot.eq(Mux(self.factor_en, 0, slot)),
+        ]
+        if n_slots > 1:
+            with m.If(self.factor_en):
                 m.d.sync += [
                     pending.eq(1),
                     pending_index.eq(self.factor_index),
                     pending_factor.eq(self.factor),
                     slot.eq(1),
                 ]
-        if n_slots > 1:
             with m.Elif(pending):
-                m.d.comb += [
-                    issue_valid.eq(1),
-                    issue_index.eq(pending_index),
-                    issue_factor.eq(pending_factor),
-                    issue_slot.eq(slot),
-                ]
                 m.d.sync += slot.eq(slot + 1)
                 with m.If(slot == n_slots - 1):
                     m.d.sync += pending.eq(0)
